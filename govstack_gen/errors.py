@@ -1,0 +1,152 @@
+"""Diagnostics and the errors that carry them: the bottom of the import graph.
+
+Every problem the tool reports is a `Diagnostic` with a documented code (see docs/errors.md; a test
+keeps the two in step), a location in the spec (`file:line:col`), the spec path and a hint.
+Stages collect diagnostics and raise one `SpecError` holding all of them, so a user fixes
+every problem in one round instead of one per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+__all__ = [
+    "CODES",
+    "Diagnostic",
+    "ExitStatus",
+    "GenError",
+    "SourceLocation",
+    "SpecError",
+    "WriteRefused",
+    "format_path",
+]
+
+
+class ExitStatus(IntEnum):
+    """The one place exit codes are defined (pip/httpie style)."""
+
+    OK = 0
+    FAILURE = 1  # invalid spec, drift found by --check, a write refused
+    USAGE = 2  # bad command line, missing file
+    INTERNAL = 3  # a bug: report it, rerun with --debug for the traceback
+
+
+# code -> one-line summary. docs/errors.md explains each code with an example and the fix.
+CODES: dict[str, str] = {
+    # E1xx: reading the spec file
+    "E101": "the spec file cannot be read",
+    "E102": "the spec file is not valid UTF-8",
+    "E103": "the spec file starts with a byte-order mark",
+    "E104": "the spec file contains a NUL byte",
+    "E105": "tab character in indentation",
+    "E106": "YAML syntax error",
+    "E107": "duplicate mapping key",
+    "E108": "YAML anchors and aliases are not allowed",
+    "E109": "more than one YAML document",
+    "E110": "the spec file is too large",
+    "E111": "the spec is empty or not a mapping",
+    "E112": "nesting too deep",
+    "E113": "mapping key is not a plain string",
+    # E2xx: the shape of the spec (schema)
+    "E201": "unknown field",
+    "E202": "missing required field",
+    "E203": "wrong type",
+    "E204": "value not allowed",
+    "E205": "invalid name",
+    "E206": "chart version is not pinned",
+    "E207": "invalid URL",
+    "E208": "invalid quantity",
+    "E209": "invalid duration",
+    "E210": "invalid domain name",
+    "E211": "invalid path",
+    "E212": "invalid label",
+    "E213": "value out of range",
+    # E3xx: rules across objects
+    "E301": "duplicate building block id",
+    "E302": "two building blocks share a namespace",
+    "E303": "dependency on an unknown building block",
+    "E304": "dependency cycle",
+    "E305": "reserved namespace",
+    "E306": "stage override for an unknown building block",
+    "E307": "duplicate stage name",
+    "E308": "null in stage values",
+    "E309": "resource requests above limits",
+    # E4xx: writing the output tree
+    "E401": "rendered file was edited by hand",
+    "E402": "a file not owned by govstack-gen is in the way",
+    "E403": "output path escapes the output directory",
+    "E404": "output directory unusable",
+    "E405": "ownership manifest is corrupt",
+}
+
+
+@dataclass(frozen=True, order=True)
+class SourceLocation:
+    """A 1-based position in a file; `line == 0` means the whole file."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    location: SourceLocation
+    path: str = ""  # spec path such as buildingBlocks[2].chart.version; "" for the whole file
+    hint: str = ""
+    severity: str = "error"
+    related: tuple[SourceLocation, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:  # a programming error: every code must be documented
+            raise ValueError(f"undocumented diagnostic code {self.code!r}")
+
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        loc = self.location
+        return (loc.file, loc.line, loc.col, self.code, self.message)
+
+    def render(self) -> str:
+        where = str(self.location)
+        head = f"{self.severity}[{self.code}]: {where}: "
+        if self.path:
+            head += f"{self.path}: "
+        lines = [head + self.message]
+        lines.extend(f"  note: also at {rel}" for rel in self.related)
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class GenError(Exception):
+    """Base of the errors the CLI reports without a traceback."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        super().__init__("\n".join(d.render() for d in self.diagnostics))
+
+
+class SpecError(GenError):
+    """The spec is invalid; nothing was written."""
+
+
+class WriteRefused(GenError):
+    """The output tree cannot be updated safely; nothing was written."""
+
+
+def format_path(loc: tuple[str | int, ...]) -> str:
+    """('buildingBlocks', 2, 'chart') -> 'buildingBlocks[2].chart'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out

@@ -1,0 +1,215 @@
+"""The Flux target: sources, HelmReleases, stage overlays and the entry Kustomizations.
+
+Layered like the Flux reference repositories: `clusters/<stage>/` holds one Flux Kustomization
+for the platform layer and one per building block, chained with `dependsOn` along the spec's
+dependency graph; each building block's folder holds its own chart source in its own
+namespace (Flux's `--no-cross-namespace-refs` lockdown forbids sharing one across namespaces).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from govstack_gen.render import k8s, layout
+from govstack_gen.render.kustomize import kustomization
+from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta
+from govstack_gen.spec.model import GitChart
+
+__all__ = ["render_flux"]
+
+HELM_API = "helm.toolkit.fluxcd.io/v2"
+KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
+SOURCE_API = "source.toolkit.fluxcd.io/v1"
+FLUX_NAMESPACE = "flux-system"
+PLATFORM = "platform"
+
+SOURCE_INTERVAL = "1h"  # chart sources change only with a new version in git
+RELEASE_TIMEOUT = "10m"  # stateful charts (databases, X-Road) take minutes to become ready
+KUSTOMIZATION_TIMEOUT = "15m"  # longer than the release timeout it waits on
+RETRY_INTERVAL = "2m"
+REMEDIATION_RETRIES = 3
+HELM_CHART_LAYER = {"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "operation": "copy"}
+
+Tree = dict[str, dict[str, Any]]
+
+
+def render_flux(env: Resolved) -> Tree:
+    tree: Tree = {}
+    for block in env.blocks:
+        tree.update(_platform_base(env, block))
+        tree.update(_block_base(env, block))
+    tree[f"{layout.platform_base_dir()}/kustomization.yaml"] = kustomization([b.id for b in env.blocks])
+    for stage in env.stages:
+        tree.update(_stage(env, stage))
+    return tree
+
+
+# -- platform layer -----------------------------------------------------------------------------
+
+
+def _platform_base(env: Resolved, block: Block) -> Tree:
+    folder = layout.platform_base_dir(block.id)
+    objects = [k8s.namespace(env, block), k8s.resource_quota(env, block), k8s.limit_range(env, block)]
+    return _folder(folder, [o for o in objects if o is not None])
+
+
+# -- building block base ------------------------------------------------------------------------
+
+
+def _block_base(env: Resolved, block: Block) -> Tree:
+    return _folder(layout.block_base_dir(block.id), [_source(env, block), _helm_release(env, block)])
+
+
+def _source(env: Resolved, block: Block) -> dict[str, Any]:
+    chart = block.chart
+    spec: dict[str, Any] = {"interval": SOURCE_INTERVAL}
+    if isinstance(chart, GitChart):
+        spec |= {"url": chart.git, "ref": {"tag": chart.version}}
+    elif block.source_kind == "OCIRepository":
+        # One OCIRepository per chart artifact; the HelmRelease points at it with chartRef.
+        spec |= {"url": f"{chart.repo}/{chart.name}", "ref": {"tag": chart.version}, "layerSelector": dict(HELM_CHART_LAYER)}
+    else:
+        spec["url"] = chart.repo
+    return {
+        "apiVersion": SOURCE_API,
+        "kind": block.source_kind,
+        "metadata": k8s.metadata(block.id, block.namespace, k8s.labels(env, block.id)),
+        "spec": spec,
+    }
+
+
+def _chart(env: Resolved, block: Block) -> dict[str, Any]:
+    source_ref = {"kind": block.source_kind, "name": block.id}
+    if block.source_kind == "OCIRepository":
+        return {"chartRef": source_ref}
+    chart = block.chart
+    if isinstance(chart, GitChart):
+        # Revision: a new commit of the chart folder is a new release even without a version bump.
+        spec = {"chart": chart.path, "reconcileStrategy": "Revision", "sourceRef": source_ref}
+    else:
+        spec = {"chart": chart.name, "version": chart.version, "sourceRef": source_ref}
+    return {"chart": {"spec": spec | {"interval": env.gitops.interval}}}
+
+
+def _helm_release(env: Resolved, block: Block) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "interval": env.gitops.interval,
+        "releaseName": block.id,  # explicit: helm-controller would otherwise derive (and maybe hash) it
+        "timeout": RELEASE_TIMEOUT,
+    }
+    spec |= _chart(env, block)
+    spec["install"] = {"remediation": {"retries": REMEDIATION_RETRIES}}
+    spec["upgrade"] = {"cleanupOnFail": True, "remediation": {"retries": REMEDIATION_RETRIES, "remediateLastFailure": True}}
+    if block.replicas is not None:
+        spec["postRenderers"] = _post_renderers(block.replicas)
+    spec["values"] = block.values
+    return {
+        "apiVersion": HELM_API,
+        "kind": "HelmRelease",
+        "metadata": k8s.metadata(block.id, block.namespace, k8s.labels(env, block.id)),
+        "spec": spec,
+    }
+
+
+def _post_renderers(replicas: int) -> list[dict[str, Any]]:
+    """Replicas for every Deployment of the chart, whatever its values call them.
+
+    StatefulSets are left alone on purpose: they usually hold databases, whose replica count is
+    a topology decision made in the chart's values, not a scaling knob.
+    """
+    patch = f"- op: add\n  path: /spec/replicas\n  value: {replicas}\n"
+    return [{"kustomize": {"patches": [{"target": {"kind": "Deployment"}, "patch": patch}]}}]
+
+
+# -- stages -------------------------------------------------------------------------------------
+
+
+def _stage(env: Resolved, stage: ResolvedStage) -> Tree:
+    tree: Tree = {}
+    platform_dir = layout.platform_stage_dir(stage.name)
+    tree[f"{platform_dir}/kustomization.yaml"] = kustomization([layout.relative(platform_dir, layout.platform_base_dir())])
+    for block in env.blocks:
+        tree.update(_block_overlay(env, stage, block))
+    cluster = layout.cluster_dir(stage.name)
+    entry = [_git_repository(env, stage), _layer(env, stage, PLATFORM, platform_dir, [])]
+    entry += [
+        _layer(env, stage, block.id, layout.block_stage_dir(stage.name, block.id), [PLATFORM, *block.depends_on])
+        for block in env.blocks
+    ]
+    tree.update(_folder(cluster, entry))
+    return tree
+
+
+def _block_overlay(env: Resolved, stage: ResolvedStage, block: Block) -> Tree:
+    folder = layout.block_stage_dir(stage.name, block.id)
+    patches = _patches(env, block, stage.deltas[block.id])
+    tree: Tree = {f"{folder}/{layout.file_name(p['kind'], p['metadata']['name'])}": p for p in patches}
+    tree[f"{folder}/kustomization.yaml"] = kustomization(
+        [layout.relative(folder, layout.block_base_dir(block.id))], [name.rsplit("/", 1)[1] for name in tree]
+    )
+    return tree
+
+
+def _patches(env: Resolved, block: Block, delta: StageDelta) -> list[dict[str, Any]]:
+    """Strategic-merge patches holding only what this stage changes."""
+    if delta.empty:
+        return []
+    out = []
+    release: dict[str, Any] = {}
+    if delta.version is not None:
+        if block.source_kind == "HelmRepository":
+            release["chart"] = {"spec": {"version": delta.version}}
+        else:
+            out.append(_patch(block, SOURCE_API, block.source_kind, {"ref": {"tag": delta.version}}))
+    if delta.replicas is not None:
+        release["postRenderers"] = _post_renderers(delta.replicas)
+    if delta.values:
+        release["values"] = delta.values
+    if release:
+        out.append(_patch(block, HELM_API, "HelmRelease", release))
+    return out
+
+
+def _patch(block: Block, api: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": api, "kind": kind, "metadata": {"name": block.id, "namespace": block.namespace}, "spec": spec}
+
+
+# -- cluster entry point ------------------------------------------------------------------------
+
+
+def _git_repository(env: Resolved, stage: ResolvedStage) -> dict[str, Any]:
+    return {
+        "apiVersion": SOURCE_API,
+        "kind": "GitRepository",
+        "metadata": k8s.metadata(env.name, FLUX_NAMESPACE, k8s.labels(env, stage=stage.name)),
+        "spec": {"interval": env.gitops.interval, "url": env.gitops.url, "ref": {"branch": env.gitops.branch}},
+    }
+
+
+def _layer(env: Resolved, stage: ResolvedStage, name: str, folder: str, depends_on: list[str]) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    if depends_on:
+        spec["dependsOn"] = [{"name": dep} for dep in depends_on]
+    spec |= {
+        "interval": env.gitops.interval,
+        "retryInterval": RETRY_INTERVAL,
+        "timeout": KUSTOMIZATION_TIMEOUT,
+        "sourceRef": {"kind": "GitRepository", "name": env.name},
+        "path": layout.repo_path(env.gitops.path, folder),
+        "prune": True,
+        "wait": True,  # health-checks every object it applies, HelmReleases included
+    }
+    block = None if name == PLATFORM else name
+    return {
+        "apiVersion": KUSTOMIZE_API,
+        "kind": "Kustomization",
+        "metadata": k8s.metadata(name, FLUX_NAMESPACE, k8s.labels(env, block, stage.name)),
+        "spec": spec,
+    }
+
+
+def _folder(folder: str, objects: list[dict[str, Any]]) -> Tree:
+    """One file per object plus the kustomization.yaml listing them."""
+    tree = {f"{folder}/{layout.file_name(o['kind'], o['metadata']['name'])}": o for o in objects}
+    tree[f"{folder}/kustomization.yaml"] = kustomization([path.rsplit("/", 1)[1] for path in tree])
+    return tree

@@ -1,0 +1,63 @@
+"""The one place that knows where each rendered file lives in the output tree.
+
+    clusters/<stage>/                 entry point Flux syncs for a stage's cluster
+    platform/base/<bb>/               cluster-level objects per building block (namespace, quota)
+    platform/<stage>/                 the platform layer of a stage
+    building-blocks/base/<bb>/        chart source and HelmRelease, stage-independent
+    building-blocks/<stage>/<bb>/     overlay: only what the stage changes
+
+Every path component comes from a validated RFC 1123 label, so no path can escape the root
+(the writer checks again) and no two differ only by case.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+__all__ = [
+    "MANIFEST_DIR",
+    "block_base_dir",
+    "block_stage_dir",
+    "cluster_dir",
+    "file_name",
+    "platform_base_dir",
+    "platform_stage_dir",
+    "repo_path",
+]
+
+MANIFEST_DIR = ".govstack-gen"
+
+
+def cluster_dir(stage: str) -> str:
+    return f"clusters/{stage}"
+
+
+def platform_base_dir(block: str | None = None) -> str:
+    return "platform/base" if block is None else f"platform/base/{block}"
+
+
+def platform_stage_dir(stage: str) -> str:
+    return f"platform/{stage}"
+
+
+def block_base_dir(block: str) -> str:
+    return f"building-blocks/base/{block}"
+
+
+def block_stage_dir(stage: str, block: str) -> str:
+    return f"building-blocks/{stage}/{block}"
+
+
+def file_name(kind: str, name: str) -> str:
+    """One object per file, named from kind and name: helmrelease-payments.yaml."""
+    return f"{kind.lower()}-{name}.yaml"
+
+
+def repo_path(tree_root: str, directory: str) -> str:
+    """Path of a tree folder as Flux sees it from the git repository root: ./<root>/<dir>."""
+    joined = posixpath.normpath(posixpath.join(tree_root, directory))
+    return "./" + joined
+
+
+def relative(from_dir: str, to_dir: str) -> str:
+    return posixpath.relpath(to_dir, from_dir)

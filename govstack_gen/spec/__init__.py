@@ -1,0 +1,1 @@
+"""The input language: types, models, loader and cross-object checks."""

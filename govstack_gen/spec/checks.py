@@ -1,0 +1,174 @@
+"""Rules across objects of a valid-shaped spec: names, namespaces, dependencies, overrides.
+
+Each rule is a small function `(env, doc) -> list[Diagnostic]`; `check_environment` runs them
+all so the user sees every problem at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from govstack_gen.errors import Diagnostic, SpecError, format_path
+from govstack_gen.spec.load import SpecDocument
+from govstack_gen.spec.model import Environment
+from govstack_gen.spec.types import parse_quantity
+
+__all__ = ["RESERVED_IDS", "RESERVED_NAMESPACES", "check_environment", "find_cycle"]
+
+# Namespaces that belong to the cluster or to the platform's controllers: a building block
+# there would share their privileges and blast radius (CHECKLIST B4).
+RESERVED_NAMESPACES = frozenset({
+    "default", "flux-system", "argocd", "traefik", "kube-traefik", "cert-manager", "external-secrets",
+    "sealed-secrets", "ingress-nginx", "monitoring", "karpenter", "local-path-storage",
+})
+# Building block ids that would collide with the names of the platform layer's Flux objects.
+RESERVED_IDS = frozenset({"platform", "flux-system"})
+
+Rule = Callable[[Environment, SpecDocument], list[Diagnostic]]
+
+
+def check_environment(env: Environment, doc: SpecDocument) -> None:
+    problems = [d for rule in RULES for d in rule(env, doc)]
+    if problems:
+        raise SpecError(problems)
+
+
+def _at(doc: SpecDocument, loc: tuple[str | int, ...], code: str, message: str, hint: str = "", *, key: bool = False,
+        related: tuple[tuple[str | int, ...], ...] = ()) -> Diagnostic:
+    return Diagnostic(code, message, doc.location(loc, key=key), format_path(loc), hint,
+                      related=tuple(doc.location(r, key=key) for r in related))
+
+
+def _duplicate_ids(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    first: dict[str, int] = {}
+    out = []
+    for index, block in enumerate(env.building_blocks):
+        if block.id in first:
+            out.append(_at(doc, ("buildingBlocks", index, "id"), "E301", f"building block id {block.id!r} is used twice",
+                           "give each building block its own id", related=(("buildingBlocks", first[block.id], "id"),)))
+        else:
+            first[block.id] = index
+        if block.id in RESERVED_IDS:
+            out.append(_at(doc, ("buildingBlocks", index, "id"), "E305", f"building block id {block.id!r} is reserved",
+                           "the platform layer uses this name; choose another id"))
+    return out
+
+
+def _namespaces(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    owner: dict[str, int] = {}
+    out = []
+    for index, block in enumerate(env.building_blocks):
+        ns = block.ns
+        loc: tuple[str | int, ...] = ("buildingBlocks", index, "namespace" if block.namespace else "id")
+        if ns in RESERVED_NAMESPACES or ns.startswith("kube-"):
+            out.append(_at(doc, loc, "E305", f"namespace {ns!r} is reserved for the cluster or the platform",
+                           f"set namespace: {block.id}-bb (or any name that is not reserved)"))
+        if ns in owner and env.building_blocks[owner[ns]].id != block.id:
+            other = env.building_blocks[owner[ns]]
+            out.append(_at(doc, loc, "E302", f"namespace {ns!r} is already used by building block {other.id!r}",
+                           "each building block gets its own namespace (isolation, quotas, RBAC)",
+                           related=(("buildingBlocks", owner[ns]),)))
+        owner.setdefault(ns, index)
+    return out
+
+
+def _unknown_dependencies(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    ids = [b.id for b in env.building_blocks]
+    out = []
+    for index, block in enumerate(env.building_blocks):
+        for dep_index, dep in enumerate(block.depends_on):
+            if dep not in ids:
+                close = difflib.get_close_matches(dep, ids, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "known building blocks: " + ", ".join(sorted(ids))
+                out.append(_at(doc, ("buildingBlocks", index, "dependsOn", dep_index), "E303",
+                               f"{block.id!r} depends on unknown building block {dep!r}", hint))
+    return out
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """A dependency cycle as [a, b, ..., a], or None. Deterministic: nodes are visited in order."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt in graph and nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        state[node] = 2
+        path.pop()
+        return None
+
+    for start in graph:
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return None
+
+
+def _cycles(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    graph = {b.id: list(b.depends_on) for b in env.building_blocks}
+    cycle = find_cycle(graph)
+    if not cycle:
+        return []
+    index = next(i for i, b in enumerate(env.building_blocks) if b.id == cycle[0])
+    return [_at(doc, ("buildingBlocks", index, "dependsOn"), "E304", "dependency cycle: " + " -> ".join(cycle),
+                "Flux never applies a Kustomization whose dependencies wait on it; remove one edge of the cycle")]
+
+
+def _stages(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    ids = [b.id for b in env.building_blocks]
+    seen: dict[str, int] = {}
+    out = []
+    for s_index, stage in enumerate(env.stages):
+        if stage.name in seen:
+            out.append(_at(doc, ("stages", s_index, "name"), "E307", f"stage {stage.name!r} is defined twice",
+                           "give each stage its own name", related=(("stages", seen[stage.name], "name"),)))
+        seen.setdefault(stage.name, s_index)
+        for bb_id, override in stage.building_blocks.items():
+            loc: tuple[str | int, ...] = ("stages", s_index, "buildingBlocks", bb_id)
+            if bb_id not in ids:
+                close = difflib.get_close_matches(bb_id, ids, n=1)
+                out.append(_at(doc, loc, "E306", f"stage {stage.name!r} overrides unknown building block {bb_id!r}",
+                               f"did you mean {close[0]!r}?" if close else "known building blocks: " + ", ".join(sorted(ids)),
+                               key=True))
+            for null_loc in _nulls(override.values, (*loc, "values")):
+                out.append(_at(doc, null_loc, "E308", "null in stage values",
+                               "a stage overlay can only add or change values; to remove a value for one stage, move it "
+                               "out of the building block's base values into the stages that need it", key=True))
+    return out
+
+
+def _nulls(value: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if item is None:
+                yield (*loc, key)
+            else:
+                yield from _nulls(item, (*loc, key))
+
+
+def _resources(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    out = []
+    for index, block in enumerate(env.building_blocks):
+        if block.resources is None:
+            continue
+        for name in ("cpu", "memory"):
+            request = getattr(block.resources.requests, name)
+            limit = getattr(block.resources.limits, name)
+            if parse_quantity(request) > parse_quantity(limit):
+                out.append(_at(doc, ("buildingBlocks", index, "resources", "requests", name), "E309",
+                               f"{name} request {request} is above the limit {limit}",
+                               "requests must be less than or equal to limits"))
+    return out
+
+
+RULES: tuple[Rule, ...] = (_duplicate_ids, _namespaces, _unknown_dependencies, _cycles, _stages, _resources)

@@ -1,0 +1,170 @@
+"""The spec language: `apiVersion: govstack.dev/v1alpha1`, `kind: Environment`.
+
+Strict pydantic v2 models: unknown keys are errors (a misspelt key must never fall back to a
+default silently), no type coercion (YAML's `version: 1.10` is a float, not "1.10"), immutable.
+Field names are camelCase in YAML, like the Kubernetes objects the spec becomes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic.alias_generators import to_camel
+
+from govstack_gen.spec.types import (
+    BuildingBlockId,
+    ChartName,
+    ChartRepoUrl,
+    ChartVersion,
+    DnsLabel,
+    Domain,
+    Duration,
+    GitUrl,
+    LabelKey,
+    LabelValue,
+    Quantity,
+    RepoPath,
+)
+
+__all__ = [
+    "API_VERSION",
+    "BuildingBlock",
+    "Chart",
+    "Environment",
+    "GitChart",
+    "GitOps",
+    "Metadata",
+    "NodePool",
+    "NodePools",
+    "Platform",
+    "RepoChart",
+    "ResourceList",
+    "Resources",
+    "Stage",
+    "StageOverride",
+]
+
+API_VERSION = "govstack.dev/v1alpha1"
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        alias_generator=to_camel,
+        validate_by_name=False,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+
+class Metadata(SpecModel):
+    name: DnsLabel = Field(description="Environment name; used in labels and the GitRepository name.")
+    description: str = ""
+
+
+class NodePool(SpecModel):
+    labels: dict[LabelKey, LabelValue] = Field(description="Node labels that select this pool.")
+
+
+class NodePools(SpecModel):
+    core: NodePool = NodePool(labels={"node-type": "core"})
+    worker: NodePool = NodePool(labels={"node-type": "worker"})
+
+
+class Platform(SpecModel):
+    type: Literal["k3s", "eks", "generic"] = Field(description="Cluster flavour.")
+    node_pools: NodePools = NodePools()
+
+
+class GitOps(SpecModel):
+    engine: Literal["flux"] = Field(
+        "flux", description="GitOps controller that reconciles the tree (Argo CD support is planned)."
+    )
+    url: GitUrl = Field(description="Git repository holding the rendered tree.")
+    branch: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")] = "main"
+    path: RepoPath = Field(".", description="Folder of the rendered tree inside that repository.")
+    interval: Duration = Field("10m", description="How often Flux reconciles.")
+
+
+class RepoChart(SpecModel):
+    """A chart from a Helm repository (https://) or an OCI registry (oci://)."""
+
+    repo: ChartRepoUrl
+    name: ChartName
+    version: ChartVersion
+
+
+class GitChart(SpecModel):
+    """A chart from a folder of a git repository, pinned to a tag."""
+
+    git: GitUrl
+    path: RepoPath
+    version: ChartVersion = Field(description="git tag of the release, a semantic version such as v1.4.2")
+
+
+def _chart_tag(value: Any) -> str:
+    if isinstance(value, dict):
+        return "GitChart" if "git" in value else "RepoChart"
+    return "GitChart" if isinstance(value, GitChart) else "RepoChart"
+
+
+Chart = Annotated[
+    Annotated[RepoChart, Tag("RepoChart")] | Annotated[GitChart, Tag("GitChart")],
+    Discriminator(_chart_tag),
+]
+
+
+class ResourceList(SpecModel):
+    cpu: Quantity
+    memory: Quantity
+
+
+class Resources(SpecModel):
+    """The namespace's budget: rendered as its ResourceQuota."""
+
+    requests: ResourceList
+    limits: ResourceList
+
+
+class BuildingBlock(SpecModel):
+    id: BuildingBlockId = Field(description="Building block id: the HelmRelease and Flux Kustomization name.")
+    namespace: DnsLabel | None = Field(None, description="Namespace; defaults to the id.")
+    description: str = ""
+    chart: Chart
+    values: dict[str, Any] = Field(default_factory=dict, description="Helm values for every stage.")
+    replicas: Annotated[int, Field(ge=0, le=1000)] | None = Field(
+        None, description="Replicas of every Deployment the chart renders (set through a post-renderer)."
+    )
+    depends_on: list[BuildingBlockId] = Field(default_factory=list, description="Building blocks that must be ready first.")
+    resources: Resources | None = None
+
+    @property
+    def ns(self) -> str:
+        return self.namespace or self.id
+
+
+class StageOverride(SpecModel):
+    """What differs for one building block in one stage; deep-merged over the base."""
+
+    values: dict[str, Any] = Field(default_factory=dict)
+    version: ChartVersion | None = None
+    replicas: Annotated[int, Field(ge=0, le=1000)] | None = None
+
+
+class Stage(SpecModel):
+    name: DnsLabel = Field(description="Stage name (one cluster per stage), e.g. dev, staging, prod.")
+    domain: Domain = Field(description="Base domain of the stage's public routes.")
+    building_blocks: dict[BuildingBlockId, StageOverride] = Field(default_factory=dict)
+
+
+class Environment(SpecModel):
+    api_version: Literal["govstack.dev/v1alpha1"]
+    kind: Literal["Environment"]
+    metadata: Metadata
+    platform: Platform
+    gitops: GitOps
+    stages: Annotated[list[Stage], Field(min_length=1)]
+    building_blocks: Annotated[list[BuildingBlock], Field(min_length=1)]
