@@ -1,0 +1,7 @@
+"""python -m govstack_gen"""
+
+import sys
+
+from govstack_gen.cli import main
+
+sys.exit(main())

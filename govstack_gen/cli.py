@@ -1,0 +1,121 @@
+"""Command line: parse arguments, call the stages, map outcomes to exit codes.
+
+Kept thin and cheap to import: `govstack-gen --help` must not load pydantic or ruamel, so
+every heavy import happens inside the command that needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from govstack_gen import __version__
+from govstack_gen.errors import ExitStatus, GenError
+
+__all__ = ["main"]
+
+DEFAULT_SPEC = "environment.yaml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="govstack-gen",
+        description="Render one GovStack environment spec into a GitOps repository that Flux reconciles.",
+    )
+    parser.add_argument("--version", action="version", version=f"govstack-gen {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    render = commands.add_parser(
+        "render",
+        help="render the spec into the output tree",
+        description="Render the spec into the output tree. Only files govstack-gen owns are written or "
+        "deleted; a file edited by hand is never overwritten without --force.",
+    )
+    render.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"environment spec (default: {DEFAULT_SPEC})")
+    render.add_argument("-o", "--output", type=Path, help="output directory (default: the spec's folder joined "
+                        "with gitops.path)")
+    render.add_argument("--check", action="store_true", help="write nothing; exit 1 and list the files that differ")
+    render.add_argument("--force", action="store_true", help="overwrite or delete generated files that were edited by hand")
+    render.set_defaults(run=_render)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of the spec",
+                                 description="Print the JSON Schema of environment.yaml (for editors and CI).")
+    schema.set_defaults(run=_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help(sys.stderr)
+        return ExitStatus.USAGE
+    try:
+        return int(args.run(args, sys.stdout, sys.stderr))
+    except GenError as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic.render(), file=sys.stderr)
+        errors = sum(1 for d in exc.diagnostics if d.severity == "error")
+        print(f"{errors} error{'s' if errors != 1 else ''}; nothing was written", file=sys.stderr)
+        return ExitStatus.FAILURE
+    except KeyboardInterrupt:
+        print("interrupted; the output tree is unchanged or completed by the next run", file=sys.stderr)
+        return ExitStatus.FAILURE
+    except Exception:
+        if args.debug:
+            raise
+        print("govstack-gen: internal error (a bug): rerun with --debug and report the traceback", file=sys.stderr)
+        return ExitStatus.INTERNAL
+
+
+def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from govstack_gen.diff import plan_write
+    from govstack_gen.pipeline import load_and_resolve
+    from govstack_gen.render import render_files
+    from govstack_gen.writer import TXN, apply_plan, recover
+
+    spec = Path(args.spec)
+    if not spec.is_file():
+        print(f"govstack-gen: error: spec file {str(spec)!r} not found", file=err)
+        return ExitStatus.USAGE
+    resolved = load_and_resolve(spec)
+    files = render_files(resolved)
+    root: Path = args.output if args.output is not None else spec.parent / resolved.gitops.path
+    if args.check:
+        pending = (root / TXN / "COMMIT").exists()
+        plan = plan_write(root, files, resolved.source)
+        for warning in plan.warnings:
+            print(warning.render(), file=err)
+        if plan.changed or plan.conflicts or pending:
+            lines = plan.summary_lines()
+            if pending:
+                lines.insert(0, "pending  an interrupted render; run `govstack-gen render` to complete it")
+            print("\n".join(lines), file=out)
+            print(f"{root}: out of date with {spec} ({len(lines)} difference{'s' if len(lines) != 1 else ''}); "
+                  "run `govstack-gen render`", file=err)
+            return ExitStatus.FAILURE
+        print(f"{root}: up to date ({len(files)} files)", file=err)
+        return ExitStatus.OK
+    if recover(root):
+        print(f"{root}: completed an interrupted render first", file=err)
+    plan = plan_write(root, files, resolved.source, force=args.force)
+    for warning in plan.warnings:
+        print(warning.render(), file=err)
+    apply_plan(plan)
+    if not plan.changed:
+        print(f"{root}: nothing changed ({len(files)} files up to date)", file=err)
+    else:
+        print(f"{root}: {len(plan.create)} created, {len(plan.update)} updated, {len(plan.delete)} deleted, "
+              f"{len(plan.unchanged)} unchanged", file=err)
+    return ExitStatus.OK
+
+
+def _schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from govstack_gen.spec.schema import schema_json
+
+    out.write(schema_json())
+    return ExitStatus.OK

@@ -1,0 +1,172 @@
+"""Compare a rendered tree with the output directory: what a write would create, update and
+delete, and what it must refuse to touch. Reads the disk, never writes; backs `render --check`
+and is the plan the writer carries out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from govstack_gen.errors import Diagnostic, SourceLocation, WriteRefused
+from govstack_gen.render.layout import MANIFEST_DIR
+
+__all__ = ["MANIFEST", "Manifest", "Plan", "digest", "manifest_bytes", "plan_write", "read_manifest"]
+
+MANIFEST = f"{MANIFEST_DIR}/manifest.json"
+MANIFEST_FORMAT = 1
+
+
+def digest(content: bytes) -> str:
+    return "sha256:" + hashlib.sha256(content).hexdigest()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The files govstack-gen owns in an output directory, with the hash of what it wrote."""
+
+    spec: str
+    files: dict[str, str]
+
+
+def manifest_bytes(manifest: Manifest) -> bytes:
+    doc = {"generator": "govstack-gen", "format": MANIFEST_FORMAT, "spec": manifest.spec, "files": manifest.files}
+    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def read_manifest(root: Path) -> Manifest | None:
+    path = root / MANIFEST
+    if not path.exists():
+        return None
+    problem = ""
+    try:
+        doc = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problem = str(exc)
+    else:
+        files = doc.get("files") if isinstance(doc, dict) else None
+        if isinstance(files, dict) and doc.get("format") == MANIFEST_FORMAT and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+        ):
+            return Manifest(str(doc.get("spec", "")), dict(files))
+        problem = "unexpected content"
+    raise WriteRefused([Diagnostic("E405", f"ownership manifest is corrupt ({problem})", SourceLocation(str(path)),
+                                   hint="restore it from git (git checkout -- " f"{MANIFEST}); without it govstack-gen "
+                                   "cannot tell its files from yours")])
+
+
+@dataclass
+class Plan:
+    root: Path
+    create: dict[str, bytes] = field(default_factory=dict)
+    update: dict[str, bytes] = field(default_factory=dict)
+    delete: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    conflicts: list[Diagnostic] = field(default_factory=list)
+    warnings: list[Diagnostic] = field(default_factory=list)
+    manifest: bytes = b""
+    manifest_changed: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.create or self.update or self.delete or self.manifest_changed)
+
+    def summary_lines(self) -> list[str]:
+        """One line per file: what a write would do, for --check and reviews."""
+        lines = [f"create  {p}" for p in self.create]
+        lines += [f"update  {p}" for p in self.update]
+        lines += [f"delete  {p}" for p in self.delete]
+        lines += [f"refuse  {d.message}" for d in self.conflicts]
+        lines = sorted(lines, key=lambda line: line.split(None, 1)[1])
+        if self.manifest_changed and not lines:
+            lines.append(f"update  {MANIFEST}")
+        return lines
+
+
+def plan_write(root: Path, files: dict[str, bytes], spec: str, *, force: bool = False) -> Plan:
+    """What writing `files` (relative paths) into `root` would do. Never touches the disk."""
+    plan = Plan(root)
+    if root.exists() and not root.is_dir():
+        raise WriteRefused([Diagnostic("E404", "the output path exists and is not a directory", SourceLocation(str(root)),
+                                       hint="choose another --output")])
+    owned = (read_manifest(root) or Manifest(spec, {})).files if root.is_dir() else {}
+    for rel in files:
+        _check_inside(root, rel)
+    for rel, content in files.items():
+        _plan_file(plan, rel, content, owned.get(rel), force)
+    for rel in sorted(set(owned) - set(files)):
+        _plan_removal(plan, rel, owned[rel], force)
+    plan.warnings = _strays(root, files, owned)
+    new_manifest = manifest_bytes(Manifest(spec, {rel: digest(files[rel]) for rel in sorted(files)}))
+    plan.manifest = new_manifest
+    plan.manifest_changed = _read(root / MANIFEST) != new_manifest
+    return plan
+
+
+def _check_inside(root: Path, rel: str) -> None:
+    resolved_root = root.resolve()
+    target = (root / rel).resolve()
+    if os.path.isabs(rel) or ".." in Path(rel).parts or resolved_root not in target.parents:
+        raise WriteRefused([Diagnostic("E403", f"refusing to write {rel!r}: it is outside the output directory",
+                                       SourceLocation(str(root)), hint="a symlink or a name in the spec points outside")])
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _plan_file(plan: Plan, rel: str, content: bytes, owned_hash: str | None, force: bool) -> None:
+    path = plan.root / rel
+    if path.is_dir():
+        plan.conflicts.append(Diagnostic("E402", f"a directory is in the way of {rel}", SourceLocation(str(path)),
+                                         hint="move it away; govstack-gen never deletes what it does not own"))
+        return
+    disk = _read(path)
+    if disk is None:
+        plan.create[rel] = content
+    elif disk == content:
+        plan.unchanged.append(rel)  # identical bytes: adopting an unowned copy overwrites nothing
+    elif owned_hash is None:
+        plan.conflicts.append(Diagnostic("E402", f"{rel} exists and was not written by govstack-gen", SourceLocation(str(path)),
+                                         hint="move or delete it yourself; govstack-gen never overwrites files it does not own"))
+    elif digest(disk) != owned_hash and not force:
+        plan.conflicts.append(Diagnostic("E401", f"{rel} was edited by hand since the last render", SourceLocation(str(path)),
+                                         hint="put the change into the spec, or rerun with --force to discard the edit"))
+    else:
+        plan.update[rel] = content
+
+
+def _plan_removal(plan: Plan, rel: str, owned_hash: str, force: bool) -> None:
+    path = plan.root / rel
+    disk = _read(path)
+    if disk is None:
+        return
+    if digest(disk) != owned_hash and not force:
+        plan.conflicts.append(Diagnostic("E401", f"{rel} is no longer rendered but was edited by hand", SourceLocation(str(path)),
+                                         hint="keep the edit elsewhere, or rerun with --force to delete it"))
+        return
+    plan.delete.append(rel)
+
+
+def _strays(root: Path, files: dict[str, bytes], owned: dict[str, str]) -> list[Diagnostic]:
+    """Files in generated folders that nobody owns: kustomize ignores them, Flux may not."""
+    folders = {str(Path(rel).parent) for rel in files}
+    known = set(files) | set(owned)
+    out = []
+    for folder in sorted(folders):
+        directory = root / folder
+        if not directory.is_dir():
+            continue
+        for entry in sorted(directory.iterdir()):
+            rel = f"{folder}/{entry.name}"
+            if entry.is_file() and rel not in known:
+                out.append(Diagnostic("E402", f"{rel} is in a generated folder but not owned by govstack-gen",
+                                      SourceLocation(str(entry)), severity="warning",
+                                      hint="left alone; move it out of the generated folders"))
+    return out

@@ -1,0 +1,89 @@
+"""The only module that changes the output directory.
+
+A write is a small transaction, so that an interrupted render never leaves a mix of two trees:
+
+1. every new file is written into `.govstack-gen/txn/files/` (nothing visible changes);
+2. the list of moves and deletions is written and renamed to `.govstack-gen/txn/COMMIT`:
+   this rename is the commit point;
+3. files are moved into place, deletions done, the manifest replaced, `txn/` removed.
+
+Killed before step 2, the old tree is untouched and the next run discards `txn/`. Killed after
+it, the next run (of any command that reads the tree) finishes the moves first: roll forward.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from govstack_gen.diff import MANIFEST, Plan
+from govstack_gen.errors import WriteRefused
+from govstack_gen.render.layout import MANIFEST_DIR
+
+__all__ = ["apply_plan", "recover"]
+
+TXN = f"{MANIFEST_DIR}/txn"
+
+
+def recover(root: Path) -> bool:
+    """Finish or discard a transaction an earlier run left behind. True if one was finished."""
+    txn = root / TXN
+    if not txn.exists():
+        return False
+    commit = txn / "COMMIT"
+    if not commit.exists():
+        shutil.rmtree(txn)
+        return False
+    _roll_forward(root, json.loads(commit.read_text("utf-8")))
+    return True
+
+
+def apply_plan(plan: Plan) -> None:
+    if plan.conflicts:
+        raise WriteRefused(plan.conflicts)
+    if not plan.changed:
+        return
+    root = plan.root
+    recover(root)
+    txn = root / TXN
+    staged = txn / "files"
+    writes = {**plan.create, **plan.update, MANIFEST: plan.manifest}
+    for rel, content in writes.items():
+        target = staged / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    journal = {"write": sorted(writes), "delete": sorted(plan.delete)}
+    pending = txn / "COMMIT.tmp"
+    with pending.open("w", encoding="utf-8") as handle:
+        json.dump(journal, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(pending, txn / "COMMIT")  # the commit point
+    _roll_forward(root, journal)
+
+
+def _roll_forward(root: Path, journal: dict[str, list[str]]) -> None:
+    """Idempotent: safe to run again if it is itself interrupted."""
+    staged = root / TXN / "files"
+    for rel in journal["write"]:
+        source = staged / rel
+        if source.exists():
+            target = root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+    for rel in journal["delete"]:
+        target = root / rel
+        if target.is_file():
+            target.unlink()
+        _prune_empty_dirs(root, target.parent)
+    shutil.rmtree(root / TXN)
+
+
+def _prune_empty_dirs(root: Path, directory: Path) -> None:
+    """Remove folders a deletion left empty; a folder holding anything else stays."""
+    while directory != root and root in directory.parents and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
+
