@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -32,6 +33,12 @@ __all__ = ["MAX_SPEC_BYTES", "SpecDocument", "load_environment", "parse_document
 
 MAX_SPEC_BYTES = 2 * 1024 * 1024  # a spec is a few hundred lines; more is a mistake or an attack
 MAX_DEPTH = 64
+# Plain scalars that this YAML 1.2 loader reads as strings or decimal numbers but that Helm,
+# kubectl and kustomize (Go YAML 1.1) read as booleans, octal or base-60 numbers. The same line
+# must not mean two things, so the spec must quote them (or write true/false).
+AMBIGUOUS_PLAIN = re.compile(
+    r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF|[-+]?0[0-7_]+|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)$"
+)
 
 Loc = tuple[str | int, ...]
 
@@ -128,12 +135,32 @@ def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
 
 
 class _Frame:
-    __slots__ = ("is_map", "expect_key", "keys")
+    """One open mapping or sequence while scanning events, with the spec path it stands at."""
 
-    def __init__(self, is_map: bool):
+    __slots__ = ("is_map", "expect_key", "keys", "loc", "key", "index")
+
+    def __init__(self, is_map: bool, loc: Loc):
         self.is_map = is_map
         self.expect_key = True
         self.keys: dict[str, tuple[int, int]] = {}
+        self.loc = loc
+        self.key: str | int = ""
+        self.index = -1
+
+    def child_loc(self, event: events.Event) -> Loc:
+        """Path of the node this event starts (a key stands for the entry it names)."""
+        if not self.is_map:
+            self.index += 1
+            return (*self.loc, self.index)
+        if self.expect_key:
+            self.key = event.value if isinstance(event, events.ScalarEvent) else "?"
+        return (*self.loc, self.key)
+
+
+def _ambiguity_hint(value: str) -> str:
+    if value.lower() in ("y", "yes", "on", "n", "no", "off"):
+        return f"quote it ('{value}') for the text, or write true/false for a boolean (Helm reads {value} as a boolean)"
+    return f"quote it ('{value}') for the text, or write the number without a leading zero or colon"
 
 
 def _syntax_error(exc: YAMLError, name: str) -> SpecError:
@@ -164,28 +191,33 @@ def _scan_events(text: str, name: str) -> None:
                 if isinstance(event, events.CollectionEndEvent) and stack:
                     stack.pop()
                 continue
+            parent = stack[-1] if stack else None
+            loc = parent.child_loc(event) if parent is not None else ()
+            path = format_path(loc)
             if isinstance(event, events.AliasEvent) or getattr(event, "anchor", None):
-                problems.append(Diagnostic("E108", "YAML anchors and aliases are not allowed", here,
+                problems.append(Diagnostic("E108", "YAML anchors and aliases are not allowed", here, path,
                                            hint="write the value out; aliases hide what each building block gets"))
                 break
-            parent = stack[-1] if stack else None
+            if isinstance(event, events.ScalarEvent) and event.style is None and AMBIGUOUS_PLAIN.match(event.value):
+                problems.append(Diagnostic("E114", f"unquoted {event.value!r} means different things in YAML 1.1 and 1.2",
+                                           here, path, hint=_ambiguity_hint(event.value)))
             if parent is not None and parent.is_map:
                 if parent.expect_key and isinstance(event, events.ScalarEvent):
                     first = parent.keys.get(event.value)
                     if first is not None:
                         problems.append(Diagnostic("E107", f"duplicate key {event.value!r} (first defined at line {first[0]})",
-                                                   here, related=(SourceLocation(name, *first),),
+                                                   here, path, related=(SourceLocation(name, *first),),
                                                    hint="remove one of them; YAML parsers silently keep the last"))
                     else:
                         parent.keys[event.value] = pos
                 elif parent.expect_key:
-                    problems.append(Diagnostic("E113", "mapping keys must be plain strings", here,
+                    problems.append(Diagnostic("E113", "mapping keys must be plain strings", here, format_path(loc[:-1]),
                                                hint="write the key as a string"))
                 parent.expect_key = not parent.expect_key
             if isinstance(event, events.CollectionStartEvent):
-                stack.append(_Frame(isinstance(event, events.MappingStartEvent)))
+                stack.append(_Frame(isinstance(event, events.MappingStartEvent), loc))
                 if len(stack) > MAX_DEPTH:
-                    problems.append(Diagnostic("E112", f"nesting deeper than {MAX_DEPTH} levels", here,
+                    problems.append(Diagnostic("E112", f"nesting deeper than {MAX_DEPTH} levels", here, path,
                                                hint="flatten the structure"))
                     break
     except MarkedYAMLError as exc:

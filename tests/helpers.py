@@ -1,0 +1,125 @@
+"""Shared test helpers: paths, the kustomize binary, and schema validation of rendered objects.
+
+Kept out of conftest.py so tests import them explicitly.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CRDS = SHARED / "crds"
+EXAMPLES = ROOT / "examples"
+CASES = ROOT / "tests" / "cases"
+
+
+@functools.cache
+def kustomize_command() -> tuple[str, ...]:
+    """The standalone kustomize (pinned, built by scripts/install-tools), else kubectl kustomize."""
+    if os.environ.get("KUSTOMIZE"):
+        return (os.environ["KUSTOMIZE"], "build")
+    result = subprocess.run([str(ROOT / "scripts" / "install-tools")], capture_output=True, text=True, check=False)
+    bin_dir = result.stdout.strip()
+    if result.returncode == 0 and bin_dir and (Path(bin_dir) / "kustomize").exists():
+        return (str(Path(bin_dir) / "kustomize"), "build")
+    if shutil.which("kustomize"):
+        return ("kustomize", "build")
+    if shutil.which("kubectl"):
+        return ("kubectl", "kustomize")
+    raise RuntimeError(f"no kustomize available: {result.stderr}")
+
+
+def kustomize_build(directory: Path) -> list[dict[str, Any]]:
+    result = subprocess.run([*kustomize_command(), str(directory)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"kustomize build {directory} failed:\n{result.stderr}"
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def write_tree(root: Path, files: dict[str, bytes]) -> None:
+    for rel, content in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# -- schema validation --------------------------------------------------------------------------
+
+
+def _structural(node: Any) -> Any:
+    """OpenAPI v3 (as in CRDs) -> JSON Schema: drop x-kubernetes-*, map int-or-string and
+    nullable, and forbid unknown fields wherever the schema lists properties and does not
+    preserve unknown fields (what the API server's pruning would silently drop)."""
+    if isinstance(node, list):
+        return [_structural(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _structural(v) for k, v in node.items() if not k.startswith("x-kubernetes-") and k != "nullable"}
+    if node.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if node.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+    if "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields") and "additionalProperties" not in node:
+        out["additionalProperties"] = False
+    return out
+
+
+@functools.cache
+def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> JSON Schema of the object, from every CRD under ../shared/crds."""
+    out = {}
+    for path in sorted(CRDS.rglob("*.yaml")):
+        for crd in yaml.safe_load_all(path.read_text()):
+            if not crd or crd.get("kind") != "CustomResourceDefinition":
+                continue
+            group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+            for version in crd["spec"]["versions"]:
+                schema = _structural(version["schema"]["openAPIV3Schema"])
+                schema.setdefault("properties", {})["metadata"] = {"type": "object"}  # ObjectMeta: checked apart
+                out[(f"{group}/{version['name']}", kind)] = schema
+    return out
+
+
+def validate_object(obj: dict[str, Any]) -> list[str]:
+    """Errors of one rendered object: CRs against ../shared/crds, core kinds against the
+    Kubernetes OpenAPI schemas (strict: unknown fields are errors)."""
+    import jsonschema
+    import kubernetes_validate
+
+    key = (obj.get("apiVersion", ""), obj.get("kind", ""))
+    if key[0].startswith("kustomize.config.k8s.io/"):
+        return []  # kustomize's own config: checked by running kustomize build
+    schema = crd_schemas().get(key)
+    if schema is not None:
+        validator = jsonschema.Draft7Validator(schema)
+        errors = [f"{'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator.iter_errors(obj)]
+        return errors + _metadata_errors(obj)
+    if "." in key[0].split("/")[0] and "/" in key[0]:
+        return [f"no CRD for {key} under {CRDS}"]
+    try:
+        kubernetes_validate.validate(obj, kubernetes_validate.latest_version(), strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        return [f"{'.'.join(map(str, exc.path))}: {exc.message}"]
+    return []
+
+
+def _metadata_errors(obj: dict[str, Any]) -> list[str]:
+    meta = obj.get("metadata") or {}
+    errors = [] if isinstance(meta.get("name"), str) and meta["name"] else ["metadata.name missing"]
+    for field in ("labels", "annotations"):
+        for k, v in (meta.get(field) or {}).items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                errors.append(f"metadata.{field}.{k}: must be a string")
+    return errors

@@ -1,0 +1,55 @@
+"""Golden trees: every valid case renders byte for byte to its `expected/` folder.
+
+A case is a folder under tests/cases/valid/. Its spec is the folder's environment.yaml, or,
+for a folder named like an example, examples/<name>/environment.yaml (so the shipped examples
+are always covered). `pytest --update-golden` rewrites expected/ from the current output;
+review the resulting git diff like any change to the product.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from govstack_gen.cli import main
+from helpers import CASES, EXAMPLES, read_tree
+
+VALID = sorted(p for p in (CASES / "valid").iterdir() if p.is_dir())
+
+
+def spec_of(case: Path) -> Path:
+    own = case / "environment.yaml"
+    return own if own.exists() else EXAMPLES / case.name / "environment.yaml"
+
+
+def test_every_example_has_a_golden_case() -> None:
+    examples = {p.parent.name for p in EXAMPLES.glob("*/environment.yaml")}
+    assert examples and examples <= {case.name for case in VALID}
+
+
+@pytest.mark.parametrize("case", VALID, ids=lambda p: p.name)
+def test_golden_tree(case: Path, update_golden: bool, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["render", str(spec_of(case)), "--output", str(out)]) == 0
+    files = read_tree(out)
+    expected_dir = case / "expected"
+    if update_golden:
+        shutil.rmtree(expected_dir, ignore_errors=True)
+        shutil.copytree(out, expected_dir)
+    expected = read_tree(expected_dir) if expected_dir.exists() else {}
+    problems = []
+    for rel in sorted(set(files) | set(expected)):
+        if rel not in expected:
+            problems.append(f"unexpected file {rel}")
+        elif rel not in files:
+            problems.append(f"missing file {rel}")
+        elif files[rel] != expected[rel]:
+            diff = difflib.unified_diff(
+                expected[rel].decode().splitlines(keepends=True), files[rel].decode().splitlines(keepends=True),
+                f"expected/{rel}", f"rendered/{rel}",
+            )
+            problems.append("".join(diff))
+    assert not problems, "golden tree differs (run pytest --update-golden if intended):\n" + "\n".join(problems)
