@@ -302,7 +302,7 @@ def _diagnostic(err: ErrorDetails, doc: SpecDocument) -> Diagnostic:
         code, message, hint = kind[4:], str(ctx.get("message", err["msg"])), str(ctx.get("hint", ""))
     elif kind == "extra_forbidden":
         code, message = "E201", f"unknown field {loc[-1]!r}"
-        allowed = _allowed_keys(loc[:-1])
+        allowed = _allowed_keys(err["loc"][:-1])
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
         close = close or [a for a in allowed if a.lower() == str(loc[-1]).lower()]
         hint = f"did you mean {close[0]!r}?" if close else ("allowed fields: " + ", ".join(allowed) if allowed else "")
@@ -344,8 +344,8 @@ def _data_loc(data: Any, loc: tuple[str | int, ...]) -> Loc:
     return tuple(out)
 
 
-def _allowed_keys(loc: Loc) -> list[str]:
-    """The YAML keys the model accepts at `loc`, for did-you-mean hints."""
+def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """The YAML keys the model accepts at pydantic's `loc` (with union tags), for hints."""
     target: Any = Environment
     for part in loc:
         target = _step(target, part)
@@ -358,7 +358,11 @@ def _allowed_keys(loc: Loc) -> list[str]:
 
 
 def _step(annotation: Any, part: str | int) -> Any:
-    for model in _models_of(annotation):
+    models = _models_of(annotation)
+    chosen = [m for m in models if m.__name__ == part]
+    if len(models) > 1 and chosen:
+        return chosen[0]  # a tag of a discriminated union names the variant pydantic chose
+    for model in models:
         for field, info in model.model_fields.items():
             if (info.alias or field) == part:
                 return info.annotation
