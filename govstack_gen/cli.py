@@ -62,6 +62,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         errors = sum(1 for d in exc.diagnostics if d.severity == "error")
         print(f"{errors} error{'s' if errors != 1 else ''}; nothing was written", file=sys.stderr)
         return ExitStatus.FAILURE
+    except OSError as exc:  # disk full, permissions: the environment's fault, not a bug
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"govstack-gen: error: {exc.strerror or exc}{where}; the output tree is unchanged, or completed by "
+              "the next run", file=sys.stderr)
+        return ExitStatus.FAILURE
     except KeyboardInterrupt:
         print("interrupted; the output tree is unchanged or completed by the next run", file=sys.stderr)
         return ExitStatus.FAILURE

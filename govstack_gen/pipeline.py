@@ -13,7 +13,7 @@ __all__ = ["load_and_resolve", "render_spec"]
 
 
 def load_and_resolve(spec: Path) -> Resolved:
-    """Raises SpecError with every problem of the spec; OSError if it cannot be read."""
+    """Raises SpecError with every problem of the spec."""
     env, doc = load_environment(spec)
     check_environment(env, doc)
     return resolve(env, spec.name)

@@ -62,10 +62,14 @@ class SpecDocument:
 
 
 def load_environment(path: Path, display_name: str | None = None) -> tuple[Environment, SpecDocument]:
-    """Read, parse and validate a spec file. Raises SpecError (or OSError for unreadable files)."""
+    """Read, parse and validate a spec file. Raises SpecError with every problem found."""
     name = display_name or path.name
-    with path.open("rb") as handle:
-        raw = handle.read(MAX_SPEC_BYTES + 1)
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise SpecError([Diagnostic("E101", f"cannot read the spec: {exc.strerror or exc}", SourceLocation(name),
+                                    hint="check the path and the file's permissions")]) from None
     doc = parse_document(raw, name)
     return validate_document(doc), doc
 

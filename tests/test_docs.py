@@ -1,0 +1,47 @@
+"""Documentation that must stay in step with the code."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+from govstack_gen.errors import CODES
+from govstack_gen.spec.schema import schema
+from helpers import ROOT
+
+DOCS = ROOT / "docs" / "errors.md"
+
+
+def test_every_error_code_is_documented() -> None:
+    documented = set(re.findall(r"^### (E\d{3})$", DOCS.read_text(), re.MULTILINE))
+    assert documented == set(CODES), f"undocumented: {set(CODES) - documented}; stale: {documented - set(CODES)}"
+
+
+def test_every_code_used_in_the_package_exists() -> None:
+    used = set()
+    for path in (ROOT / "govstack_gen").rglob("*.py"):
+        used |= set(re.findall(r'"(E\d{3})"', path.read_text()))
+    assert used <= set(CODES)
+    # Every documented code is raised somewhere (no dead documentation).
+    assert set(CODES) <= used
+
+
+def test_committed_json_schema_is_current() -> None:
+    committed = json.loads((ROOT / "docs" / "environment.schema.json").read_text())
+    assert committed == schema(), "run: govstack-gen schema > docs/environment.schema.json"
+
+
+def test_schema_command_prints_the_schema() -> None:
+    result = subprocess.run([sys.executable, "-m", "govstack_gen", "schema"], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == schema()
+
+
+def test_readme_opens_with_the_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```(?:sh|bash)?\n(.*?)```", readme, re.DOTALL)
+    assert "render examples/sandbox-k3s/environment.yaml" in blocks[0]
+    assert "pytest" in blocks[1]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert blocks[1].strip() in ci, ".ci/run must call exactly the README test command"

@@ -1,0 +1,198 @@
+"""The writer's promises: owned files only, hand edits refused, all or nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from govstack_gen.cli import main
+from govstack_gen.diff import MANIFEST
+from helpers import CASES, read_tree
+
+SPEC = CASES / "valid" / "overrides" / "environment.yaml"
+RELEASE = "building-blocks/base/repo-chart/helmrelease-repo-chart.yaml"
+
+
+def render(spec: Path, out: Path, *flags: str) -> int:
+    return main(["render", str(spec), "--output", str(out), *flags])
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    target = tmp_path / "out"
+    assert render(SPEC, target) == 0
+    return target
+
+
+def test_second_render_changes_nothing_and_rewrites_nothing(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    tree = read_tree(out)
+    capsys.readouterr()
+    assert render(SPEC, out) == 0
+    assert "nothing changed" in capsys.readouterr().err
+    assert read_tree(out) == tree
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_manifest_records_every_file_with_its_hash(out: Path) -> None:
+    manifest = json.loads((out / MANIFEST).read_text())
+    files = {rel for rel in read_tree(out) if rel != MANIFEST}
+    assert set(manifest["files"]) == files
+    assert all(value.startswith("sha256:") and len(value) == 71 for value in manifest["files"].values())
+
+
+def test_check_passes_then_names_a_hand_edited_file(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert render(SPEC, out, "--check") == 0
+    edited = out / RELEASE
+    edited.write_text(edited.read_text() + "# local tweak\n")
+    tree = read_tree(out)
+    capsys.readouterr()
+    assert render(SPEC, out, "--check") == 1
+    report = capsys.readouterr()
+    assert RELEASE in report.out and "edited by hand" in report.out
+    assert render(SPEC, out) == 1  # refuses to overwrite the edit
+    assert "error[E401]" in capsys.readouterr().err
+    assert read_tree(out) == tree  # nothing written
+    assert render(SPEC, out, "--force") == 0
+    assert "local tweak" not in edited.read_text()
+    assert render(SPEC, out, "--check") == 0
+
+
+def test_check_lists_missing_files(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (out / RELEASE).unlink()
+    capsys.readouterr()
+    assert render(SPEC, out, "--check") == 1
+    assert f"create  {RELEASE}" in capsys.readouterr().out
+    assert not (out / RELEASE).exists()  # --check writes nothing
+
+
+def test_never_overwrites_a_file_it_does_not_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    mine = out / RELEASE
+    mine.parent.mkdir(parents=True)
+    mine.write_text("my own file\n")
+    assert render(SPEC, out) == 1
+    assert "error[E402]" in capsys.readouterr().err
+    assert read_tree(out) == {RELEASE: b"my own file\n"}
+
+
+def test_adopts_an_identical_unowned_file(out: Path) -> None:
+    (out / MANIFEST).unlink()
+    assert render(SPEC, out) == 0
+    assert render(SPEC, out, "--check") == 0
+
+
+def test_strays_are_reported_and_left_alone(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    stray = out / "clusters" / "dev" / "notes.txt"
+    stray.write_text("keep me\n")
+    capsys.readouterr()
+    assert render(SPEC, out) == 0
+    assert "warning[E402]" in capsys.readouterr().err
+    assert stray.read_text() == "keep me\n"
+
+
+def test_removed_building_block_files_are_deleted_but_foreign_files_stay(out: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "environment.yaml"
+    text = SPEC.read_text()
+    cut = text.index("  - id: git-chart")
+    spec.write_text(text[:cut].replace("      git-chart:\n        version: v1.3.0\n        values:\n          feature:\n"
+                                       "            beta: 'yes'\n", "").replace("      git-chart:\n        replicas: 0\n", ""))
+    foreign = out / "building-blocks" / "base" / "git-chart" / "README.md"
+    foreign.write_text("hand-written\n")
+    assert render(spec, out) == 0
+    assert not (out / "building-blocks" / "dev" / "git-chart").exists()  # emptied folders are removed
+    assert not (out / "clusters" / "dev" / "kustomization-git-chart.yaml").exists()
+    assert foreign.read_text() == "hand-written\n"
+    assert sorted(p.name for p in foreign.parent.iterdir()) == ["README.md"]
+
+
+def test_refuses_to_delete_an_edited_file(out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "environment.yaml"
+    spec.write_text(SPEC.read_text().replace("name: overrides", "name: renamed"))
+    edited = out / "clusters" / "dev" / "gitrepository-overrides.yaml"
+    edited.write_text("edited\n")
+    capsys.readouterr()
+    assert render(spec, out) == 1
+    assert "no longer rendered but was edited by hand" in capsys.readouterr().err
+    assert edited.read_text() == "edited\n"
+
+
+def test_interrupted_write_leaves_the_previous_tree(out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = read_tree(out)
+    spec = tmp_path / "environment.yaml"
+    spec.write_text(SPEC.read_text().replace('version: "1.9.0"', 'version: "1.9.1"').replace("interval: 5m", "interval: 7m"))
+    calls = {"n": 0}
+    real = Path.write_bytes
+
+    def failing_write(self: Path, data: bytes) -> int:
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", failing_write)
+    assert render(spec, out) == 1  # an OSError mid-write: reported, not a traceback
+    monkeypatch.undo()
+    after = read_tree(out)
+    assert {k: v for k, v in after.items() if not k.startswith(".govstack-gen/txn/")} == before
+    assert render(spec, out) == 0  # the next run discards the unfinished transaction
+    assert not (out / ".govstack-gen" / "txn").exists()
+    assert b"interval: 7m" in (out / "clusters" / "dev" / "gitrepository-overrides.yaml").read_bytes()
+
+
+def test_committed_transaction_is_completed_by_the_next_run(out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = tmp_path / "environment.yaml"
+    spec.write_text(SPEC.read_text().replace("interval: 5m", "interval: 7m"))
+    moves = {"n": 0}
+    real = os.replace
+
+    def dying_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if str(dst).endswith("COMMIT"):
+            real(src, dst)
+            return
+        moves["n"] += 1
+        if moves["n"] == 3:
+            raise KeyboardInterrupt  # killed half-way through the moves, after the commit point
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", dying_replace)
+    assert render(spec, out) == 1
+    monkeypatch.undo()
+    assert main(["render", str(spec), "--output", str(out), "--check"]) == 1  # pending is drift
+    assert render(spec, out) == 0
+    fresh = tmp_path / "fresh"
+    assert render(spec, fresh) == 0
+    assert read_tree(out) == read_tree(fresh)
+
+
+def test_corrupt_manifest_is_refused(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (out / MANIFEST).write_text("{not json")
+    assert render(SPEC, out) == 1
+    assert "error[E405]" in capsys.readouterr().err
+
+
+def test_output_must_be_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert render(SPEC, target) == 1
+    assert "error[E404]" in capsys.readouterr().err
+
+
+def test_refuses_to_write_through_a_symlink_out_of_the_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "clusters").symlink_to(elsewhere)
+    assert render(SPEC, out) == 1
+    assert "error[E403]" in capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_default_output_is_the_spec_folder_joined_with_gitops_path(tmp_path: Path) -> None:
+    shutil.copy(SPEC, tmp_path / "environment.yaml")
+    assert main(["render", str(tmp_path / "environment.yaml")]) == 0
+    assert (tmp_path / "envs" / "overrides" / "clusters" / "dev" / "kustomization.yaml").exists()
