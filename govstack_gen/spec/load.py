@@ -141,7 +141,7 @@ def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
 class _Frame:
     """One open mapping or sequence while scanning events, with the spec path it stands at."""
 
-    __slots__ = ("is_map", "expect_key", "keys", "loc", "key", "index")
+    __slots__ = ("expect_key", "index", "is_map", "key", "keys", "loc")
 
     def __init__(self, is_map: bool, loc: Loc):
         self.is_map = is_map
@@ -253,7 +253,8 @@ def _plain(node: Any, loc: Loc, key_pos: dict[Loc, tuple[int, int]], value_pos: 
             k_line, k_col = node.lc.key(key)
             v_line, v_col = node.lc.value(key)
             if not isinstance(key, str):
-                problems.append(Diagnostic("E113", f"mapping key {key!r} is not a string", SourceLocation(name, k_line + 1, k_col + 1),
+                where = SourceLocation(name, k_line + 1, k_col + 1)
+                problems.append(Diagnostic("E113", f"mapping key {key!r} is not a string", where,
                                            format_path(loc), hint=f"quote it: \"{key}\""))
                 continue
             child = (*loc, key)
@@ -336,15 +337,13 @@ def _data_loc(data: Any, loc: tuple[str | int, ...]) -> Loc:
     node = data
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
-        if isinstance(node, dict) and part in node:
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if (isinstance(node, dict) and part in node) or in_list:
             out.append(part)
             node = node[part]
         elif last and isinstance(part, str):
             out.append(part)  # a missing or unknown key: the parent is in the document
-        # else: a tag such as 'repo' or 'function-after[...]': not part of the document
+        # else: a union tag such as 'RepoChart': not part of the document
     return tuple(out)
 
 

@@ -22,12 +22,12 @@ from pydantic_core import PydanticCustomError
 __all__ = [
     "BuildingBlockId",
     "ChartName",
+    "ChartRepoUrl",
     "ChartVersion",
     "DnsLabel",
     "Domain",
     "Duration",
     "GitUrl",
-    "ChartRepoUrl",
     "LabelKey",
     "LabelValue",
     "Quantity",
@@ -157,7 +157,11 @@ def _git_url(value: str) -> str:
 ChartRepoUrl = Annotated[
     str,
     AfterValidator(_chart_repo_url),
-    WithJsonSchema({"type": "string", "pattern": r"^(https|oci|http)://", "description": "Helm repository (https://) or OCI registry path (oci://)"}),
+    WithJsonSchema({
+        "type": "string",
+        "pattern": r"^(https|oci|http)://",
+        "description": "Helm repository (https://) or OCI registry path (oci://)",
+    }),
 ]
 GitUrl = Annotated[
     str,
@@ -263,7 +267,8 @@ def _quantity(value: str) -> str:
         hint = "use a Kubernetes quantity such as 500m, 2, 512Mi or 4Gi"
         low = value.lower()
         if low.endswith(("gb", "mb", "kb", "tb")):
-            hint = f"Kubernetes writes {value!r} as {value[:-2]}{value[-2].upper()}i (binary) or {value[:-2]}{value[-2].upper()} (decimal)"
+            number, unit = value[:-2], value[-2].upper()
+            hint = f"Kubernetes writes {value!r} as {number}{unit}i (binary) or {number}{unit} (decimal)"
         raise fail("E208", f"{value!r} is not a valid quantity", hint)
     return value
 
@@ -280,14 +285,15 @@ LABEL_PREFIX_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-
 
 def _label_key(value: str) -> str:
     prefix, _, name = value.rpartition("/")
-    if (prefix and (len(prefix) > 253 or not LABEL_PREFIX_RE.match(prefix))) or len(name) > 63 or not LABEL_NAME_RE.match(name):
-        raise fail("E212", f"label key {value!r} is not valid", "use [prefix/]name, e.g. node-type or topology.kubernetes.io/zone")
+    bad_prefix = bool(prefix) and (len(prefix) > 253 or not LABEL_PREFIX_RE.match(prefix))
+    if bad_prefix or len(name) > 63 or not LABEL_NAME_RE.match(name):
+        raise fail("E212", f"label key {value!r} is not valid", "use [prefix/]name, e.g. node-type or kubernetes.io/arch")
     return value
 
 
 def _label_value(value: str) -> str:
     if value and (len(value) > 63 or not LABEL_NAME_RE.match(value)):
-        raise fail("E212", f"label value {value!r} is not valid", "at most 63 characters: letters, digits, '-', '_', '.'; quote it")
+        raise fail("E212", f"label value {value!r} is not valid", "at most 63 characters: letters, digits, '-', '_', '.'")
     return value
 
 
