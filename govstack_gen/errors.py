@@ -73,6 +73,7 @@ CODES: dict[str, str] = {
     "E307": "duplicate stage name",
     "E308": "null in stage values",
     "E309": "resource requests above limits",
+    "E310": "stage values key is a kustomize patch directive",
     # E4xx: writing the output tree
     "E401": "rendered file was edited by hand",
     "E402": "a file not owned by govstack-gen is in the way",

@@ -23,7 +23,8 @@ RESERVED_NAMESPACES = frozenset({
     "default", "flux-system", "argocd", "traefik", "kube-traefik", "cert-manager", "external-secrets",
     "sealed-secrets", "ingress-nginx", "monitoring", "karpenter", "local-path-storage",
 })
-# Building block ids that would collide with the names of the platform layer's Flux objects.
+# Names of Flux objects in flux-system that a building block id or the environment name
+# (the GitRepository) would otherwise replace.
 RESERVED_IDS = frozenset({"platform", "flux-system"})
 
 Rule = Callable[[Environment, SpecDocument], list[Diagnostic]]
@@ -54,6 +55,13 @@ def _duplicate_ids(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
             out.append(_at(doc, ("buildingBlocks", index, "id"), "E305", f"building block id {block.id!r} is reserved",
                            "the platform layer uses this name; choose another id"))
     return out
+
+
+def _environment_name(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    if env.metadata.name in RESERVED_IDS:
+        return [_at(doc, ("metadata", "name"), "E305", f"environment name {env.metadata.name!r} is reserved",
+                    "it would replace the GitRepository of Flux's own bootstrap; choose another name")]
+    return []
 
 
 def _namespaces(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
@@ -140,6 +148,10 @@ def _stages(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                 out.append(_at(doc, loc, "E306", f"stage {stage.name!r} overrides unknown building block {bb_id!r}",
                                f"did you mean {close[0]!r}?" if close else "known building blocks: " + ", ".join(sorted(ids)),
                                key=True))
+            for directive_loc in _directives(override.values, (*loc, "values")):
+                out.append(_at(doc, directive_loc, "E310", f"key {directive_loc[-1]!r} would be read as a kustomize patch directive",
+                               "stage values become a strategic-merge patch, where keys starting with '$' are directives; "
+                               "set this value in the building block's base values instead", key=True))
             for null_loc in _nulls(override.values, (*loc, "values")):
                 out.append(_at(doc, null_loc, "E308", "null in stage values",
                                "a stage overlay can only add or change values; to remove a value for one stage, move it "
@@ -154,6 +166,17 @@ def _nulls(value: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[str | int, 
                 yield (*loc, key)
             else:
                 yield from _nulls(item, (*loc, key))
+
+
+def _directives(value: Any, loc: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key.startswith("$"):
+                yield (*loc, key)
+            yield from _directives(item, (*loc, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _directives(item, (*loc, index))
 
 
 def _resources(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
@@ -171,4 +194,4 @@ def _resources(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     return out
 
 
-RULES: tuple[Rule, ...] = (_duplicate_ids, _namespaces, _unknown_dependencies, _cycles, _stages, _resources)
+RULES: tuple[Rule, ...] = (_environment_name, _duplicate_ids, _namespaces, _unknown_dependencies, _cycles, _stages, _resources)
