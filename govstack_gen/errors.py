@@ -49,6 +49,7 @@ CODES: dict[str, str] = {
     "E112": "nesting too deep",
     "E113": "mapping key is not a plain string",
     "E114": "unquoted scalar that YAML 1.1 reads differently",
+    "E115": "explicit YAML tags are not allowed",
     # E2xx: the shape of the spec (schema)
     "E201": "unknown field",
     "E202": "missing required field",

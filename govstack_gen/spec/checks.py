@@ -149,7 +149,8 @@ def _stages(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                                f"did you mean {close[0]!r}?" if close else "known building blocks: " + ", ".join(sorted(ids)),
                                key=True))
             for directive_loc in _directives(override.values, (*loc, "values")):
-                out.append(_at(doc, directive_loc, "E310", f"key {directive_loc[-1]!r} would be read as a kustomize patch directive",
+                out.append(_at(doc, directive_loc, "E310",
+                               f"key {directive_loc[-1]!r} would be read as a kustomize patch directive",
                                "stage values become a strategic-merge patch, where keys starting with '$' are directives; "
                                "set this value in the building block's base values instead", key=True))
             for null_loc in _nulls(override.values, (*loc, "values")):

@@ -161,6 +161,11 @@ class _Frame:
         return (*self.loc, self.key)
 
 
+def _explicit_tag(event: events.NodeEvent) -> bool:
+    """The parser leaves `tag` unset unless the document wrote one (`!!str`, `!foo`)."""
+    return getattr(event, "tag", None) is not None
+
+
 def _ambiguity_hint(value: str) -> str:
     if value.lower() in ("y", "yes", "on", "n", "no", "off"):
         return f"quote it ('{value}') for the text, or write true/false for a boolean (Helm reads {value} as a boolean)"
@@ -202,7 +207,11 @@ def _scan_events(text: str, name: str) -> None:
                 problems.append(Diagnostic("E108", "YAML anchors and aliases are not allowed", here, path,
                                            hint="write the value out; aliases hide what each building block gets"))
                 break
-            if isinstance(event, events.ScalarEvent) and event.style is None and AMBIGUOUS_PLAIN.match(event.value):
+            if _explicit_tag(event):
+                shown = str(getattr(event, "tag", "")).replace("tag:yaml.org,2002:", "!!")
+                problems.append(Diagnostic("E115", f"explicit YAML tag {shown!r} is not allowed", here, path,
+                                           hint="quote the value to make it a string; tags give one line two meanings"))
+            elif isinstance(event, events.ScalarEvent) and event.style is None and AMBIGUOUS_PLAIN.match(event.value):
                 problems.append(Diagnostic("E114", f"unquoted {event.value!r} means different things in YAML 1.1 and 1.2",
                                            here, path, hint=_ambiguity_hint(event.value)))
             if parent is not None and parent.is_map:
