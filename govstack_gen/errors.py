@@ -42,7 +42,7 @@ CODES: dict[str, str] = {
     "E105": "tab character in indentation",
     "E106": "YAML syntax error",
     "E107": "duplicate mapping key",
-    "E108": "YAML anchors and aliases are not allowed",
+    "E108": "YAML anchors, aliases and merge keys are not allowed",
     "E109": "more than one YAML document",
     "E110": "the spec file is too large",
     "E111": "the spec is empty or not a mapping",

@@ -42,6 +42,12 @@ def test_oversized_file_is_refused_without_parsing(tmp_path: Path) -> None:
     assert spec.stat().st_size > MAX_SPEC_BYTES
 
 
+def test_merge_keys_are_refused() -> None:
+    assert codes(b"metadata:\n  <<: {name: x}\n") == ["E108"]
+    assert codes(b"metadata:\n  <<: [{name: x}]\n") == ["E108"]
+    assert parse_document(b"metadata:\n  name: '<<'\n  other: <<\n", "e.yaml").data["metadata"]["other"] == "<<"
+
+
 def test_deep_nesting_is_refused() -> None:
     assert codes(("a: " + "[" * 200 + "]" * 200).encode()) == ["E112"]
 
@@ -65,7 +71,8 @@ def test_an_unquoted_date_stays_the_text_helm_would_see(tmp_path: Path) -> None:
 # -- property: any mutation of a valid spec gives a render or coded diagnostics -----------------
 
 LINES = VALID.splitlines(keepends=True)
-NOISE = st.sampled_from(["", " ", "  ", "\t", ":", "- ", "&a ", "*a", "'", '"', "{", "}", "[", "]", "---\n", "yes",
+NOISE = st.sampled_from(["<<: ", "!x ",
+                         "", " ", "  ", "\t", ":", "- ", "&a ", "*a", "'", '"', "{", "}", "[", "]", "---\n", "yes",
                          "-1", "1.10", "\x00", "\ufeff", "#", "?", "!!str ", "null", "~", "é", "0755", "${x}", "..", "\n"])
 
 

@@ -207,6 +207,11 @@ def _scan_events(text: str, name: str) -> None:
                 problems.append(Diagnostic("E108", "YAML anchors and aliases are not allowed", here, path,
                                            hint="write the value out; aliases hide what each building block gets"))
                 break
+            if isinstance(event, events.ScalarEvent) and event.value == "<<" and event.style is None and parent is not None \
+                    and parent.is_map and parent.expect_key:
+                problems.append(Diagnostic("E108", "YAML merge keys ('<<') are not allowed", here, path,
+                                           hint="write the keys out; merges hide what each building block gets"))
+                break
             if _explicit_tag(event):
                 shown = str(getattr(event, "tag", "")).replace("tag:yaml.org,2002:", "!!")
                 problems.append(Diagnostic("E115", f"explicit YAML tag {shown!r} is not allowed", here, path,
