@@ -48,6 +48,11 @@ def test_merge_keys_are_refused() -> None:
     assert parse_document(b"metadata:\n  name: '<<'\n  other: <<\n", "e.yaml").data["metadata"]["other"] == "<<"
 
 
+def test_tabs_are_refused_in_indentation_but_kept_in_block_text() -> None:
+    assert codes(b"a:\n\tb: 1\n") == ["E105"]
+    assert parse_document(b"a: |\n  x\n  \ty\n", "e.yaml").data == {"a": "x\n\ty\n"}
+
+
 def test_deep_nesting_is_refused() -> None:
     assert codes(("a: " + "[" * 200 + "]" * 200).encode()) == ["E112"]
 
