@@ -90,3 +90,13 @@ def test_invalid_spec_exit_code_and_summary(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.endswith("1 error; nothing was written\n")
     assert "Traceback" not in result.stderr
+
+
+def test_public_api_is_lazy_and_complete() -> None:
+    code = (
+        "import sys, govstack_gen\n"
+        "assert not any(m.startswith(('pydantic', 'ruamel')) for m in sys.modules)\n"
+        "for name in govstack_gen.__all__:\n    getattr(govstack_gen, name)\n"
+        "assert 'pydantic' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
