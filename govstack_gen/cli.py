@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "with gitops.path)")
     render.add_argument("--check", action="store_true", help="write nothing; exit 1 and list the files that differ")
     render.add_argument("--force", action="store_true", help="overwrite or delete generated files that were edited by hand")
+    render.add_argument("--allow-data-move", action="store_true",
+                        help="render even though volumes would move or disappear (after migrating their data)")
     render.set_defaults(run=_render)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the spec",
@@ -81,6 +83,7 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     from govstack_gen.diff import plan_write
     from govstack_gen.pipeline import load_and_resolve
     from govstack_gen.render import render_files
+    from govstack_gen.safety import data_inventory
     from govstack_gen.writer import TXN, apply_plan, recover
 
     spec = Path(args.spec)
@@ -89,10 +92,11 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         return ExitStatus.USAGE
     resolved = load_and_resolve(spec)
     files = render_files(resolved)
+    data = data_inventory(resolved)
     root: Path = args.output if args.output is not None else spec.parent / resolved.gitops.path
     if args.check:
         pending = (root / TXN / "COMMIT").exists()
-        plan = plan_write(root, files, resolved.source)
+        plan = plan_write(root, files, resolved.source, data=data)
         for warning in plan.warnings:
             print(warning.render(), file=err)
         if plan.changed or plan.conflicts or pending:
@@ -107,7 +111,7 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         return ExitStatus.OK
     if recover(root):
         print(f"{root}: completed an interrupted render first", file=err)
-    plan = plan_write(root, files, resolved.source, force=args.force)
+    plan = plan_write(root, files, resolved.source, data=data, force=args.force, allow_data_move=args.allow_data_move)
     for warning in plan.warnings:
         print(warning.render(), file=err)
     apply_plan(plan)

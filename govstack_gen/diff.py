@@ -13,6 +13,7 @@ from pathlib import Path
 
 from govstack_gen.errors import Diagnostic, SourceLocation, WriteRefused
 from govstack_gen.render.layout import MANIFEST_DIR
+from govstack_gen.safety import Inventory, data_moves
 
 __all__ = ["MANIFEST", "Manifest", "Plan", "digest", "manifest_bytes", "plan_write", "read_manifest"]
 
@@ -26,14 +27,17 @@ def digest(content: bytes) -> str:
 
 @dataclass(frozen=True)
 class Manifest:
-    """The files govstack-gen owns in an output directory, with the hash of what it wrote."""
+    """The files govstack-gen owns in an output directory, with the hash of what it wrote, and
+    where the data of every claim lives (to refuse a render that would move or drop it)."""
 
     spec: str
     files: dict[str, str]
+    data: Inventory = field(default_factory=dict)
 
 
 def manifest_bytes(manifest: Manifest) -> bytes:
-    doc = {"generator": "govstack-gen", "format": MANIFEST_FORMAT, "spec": manifest.spec, "files": manifest.files}
+    doc = {"generator": "govstack-gen", "format": MANIFEST_FORMAT, "spec": manifest.spec, "files": manifest.files,
+           "data": manifest.data}
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
@@ -48,10 +52,11 @@ def read_manifest(root: Path) -> Manifest | None:
         problem = str(exc)
     else:
         files = doc.get("files") if isinstance(doc, dict) else None
-        if isinstance(files, dict) and doc.get("format") == MANIFEST_FORMAT and all(
+        data = doc.get("data", {}) if isinstance(doc, dict) else None
+        if isinstance(files, dict) and isinstance(data, dict) and doc.get("format") == MANIFEST_FORMAT and all(
             isinstance(k, str) and isinstance(v, str) for k, v in files.items()
         ):
-            return Manifest(str(doc.get("spec", "")), dict(files))
+            return Manifest(str(doc.get("spec", "")), dict(files), dict(data))
         problem = "unexpected content"
     raise WriteRefused([Diagnostic("E405", f"ownership manifest is corrupt ({problem})", SourceLocation(str(path)),
                                    hint="restore it from git (git checkout -- " f"{MANIFEST}); without it govstack-gen "
@@ -86,13 +91,18 @@ class Plan:
         return lines
 
 
-def plan_write(root: Path, files: dict[str, bytes], spec: str, *, force: bool = False) -> Plan:
+def plan_write(root: Path, files: dict[str, bytes], spec: str, *, data: Inventory | None = None, force: bool = False,
+               allow_data_move: bool = False) -> Plan:
     """What writing `files` (relative paths) into `root` would do. Never touches the disk."""
     plan = Plan(root)
+    data = data or {}
     if root.exists() and not root.is_dir():
         raise WriteRefused([Diagnostic("E404", "the output path exists and is not a directory", SourceLocation(str(root)),
                                        hint="choose another --output")])
-    owned = (read_manifest(root) or Manifest(spec, {})).files if root.is_dir() else {}
+    previous = (read_manifest(root) if root.is_dir() else None) or Manifest(spec, {})
+    owned = previous.files
+    if not allow_data_move:
+        plan.conflicts += data_moves(previous.data, data, spec)
     for rel in files:
         _check_inside(root, rel)
     for rel, content in files.items():
@@ -100,7 +110,7 @@ def plan_write(root: Path, files: dict[str, bytes], spec: str, *, force: bool = 
     for rel in sorted(set(owned) - set(files)):
         _plan_removal(plan, rel, owned[rel], force)
     plan.warnings = _strays(root, files, owned)
-    new_manifest = manifest_bytes(Manifest(spec, {rel: digest(files[rel]) for rel in sorted(files)}))
+    new_manifest = manifest_bytes(Manifest(spec, {rel: digest(files[rel]) for rel in sorted(files)}, data))
     plan.manifest = new_manifest
     plan.manifest_changed = _read(root / MANIFEST) != new_manifest
     return plan

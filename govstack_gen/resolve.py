@@ -8,11 +8,32 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from govstack_gen.spec.model import BuildingBlock, Environment, GitChart, GitOps, RepoChart, Resources
+from govstack_gen.spec.model import Backend, BuildingBlock, DynamicBackend, Environment, GitChart, GitOps, RepoChart, Resources
+from govstack_gen.spec.storage import Placement, placements
 
-__all__ = ["Block", "Resolved", "ResolvedStage", "StageDelta", "deep_merge", "resolve"]
+__all__ = ["Block", "Resolved", "ResolvedStage", "ResolvedVolume", "StageDelta", "deep_merge", "resolve"]
 
 SourceKind = Literal["HelmRepository", "OCIRepository", "GitRepository"]
+
+
+@dataclass(frozen=True)
+class ResolvedVolume:
+    """A volume with every name and location the rendered objects use."""
+
+    name: str
+    backend: Backend
+    claim: str  # PersistentVolumeClaim name, in the building block's namespace
+    volume_name: str | None  # PersistentVolume name; None when a dynamic backend provisions it
+    storage_class: str
+    size: str
+    request: str
+    access_modes: tuple[str, ...]
+    path: str | None
+    handle: str | None
+
+    @property
+    def static(self) -> bool:
+        return self.volume_name is not None
 
 
 @dataclass(frozen=True)
@@ -26,6 +47,7 @@ class Block:
     replicas: int | None
     depends_on: tuple[str, ...]
     resources: Resources | None
+    volumes: tuple[ResolvedVolume, ...] = ()
 
     @property
     def source_kind(self) -> SourceKind:
@@ -62,30 +84,77 @@ class Resolved:
     gitops: GitOps
     blocks: tuple[Block, ...]  # sorted by id
     stages: tuple[ResolvedStage, ...]  # in spec order
+    backends: tuple[Backend, ...] = ()
+
+    def storage_class(self, backend: Backend) -> str:
+        return storage_class_name(self.name, backend)
 
     def block(self, block_id: str) -> Block:
         return next(b for b in self.blocks if b.id == block_id)
 
 
+def storage_class_name(env_name: str, backend: Backend) -> str:
+    """Static backends get a class of ours, cluster-wide, so named per environment."""
+    if isinstance(backend, DynamicBackend):
+        return backend.storage_class_name
+    return f"{env_name}.{backend.name}"
+
+
 def resolve(env: Environment, source: str) -> Resolved:
-    blocks = tuple(sorted((_block(b) for b in env.building_blocks), key=lambda b: b.id))
+    located: dict[str, list[Placement]] = {}
+    for placement in placements(env):
+        located.setdefault(placement.block.id, []).append(placement)
+    blocks = tuple(sorted((_block(env.metadata.name, b, located.get(b.id, [])) for b in env.building_blocks),
+                          key=lambda b: b.id))
     stages = tuple(
         ResolvedStage(stage.name, stage.domain, {b.id: _delta(b, stage.building_blocks.get(b.id)) for b in blocks})
         for stage in env.stages
     )
-    return Resolved(env.metadata.name, source, env.platform.type, env.gitops, blocks, stages)
+    backends = tuple(env.storage.backends) if env.storage else ()
+    return Resolved(env.metadata.name, source, env.platform.type, env.gitops, blocks, stages, backends)
 
 
-def _block(spec: BuildingBlock) -> Block:
+def _block(env_name: str, spec: BuildingBlock, located: list[Placement]) -> Block:
+    volumes = tuple(_volume(env_name, spec, p) for p in located)
+    values = copy.deepcopy(spec.values)
+    for placement, volume in zip(located, volumes, strict=True):
+        if placement.volume.values_key:
+            _set_path(values, placement.volume.values_key.split("."), volume.claim)
     return Block(
         id=spec.id,
         namespace=spec.ns,
         chart=spec.chart,
-        values=copy.deepcopy(spec.values),
+        values=values,
         replicas=spec.replicas,
         depends_on=tuple(sorted(set(spec.depends_on))),
         resources=spec.resources,
+        volumes=volumes,
     )
+
+
+def _volume(env_name: str, spec: BuildingBlock, placement: Placement) -> ResolvedVolume:
+    volume, backend = placement.volume, placement.backend
+    static = not isinstance(backend, DynamicBackend)
+    return ResolvedVolume(
+        name=volume.name,
+        backend=backend,
+        claim=f"{spec.id}-{volume.name}",
+        # Dots cannot appear in either part, so no two volumes of an environment share a name.
+        volume_name=f"{env_name}.{spec.ns}.{volume.name}" if static else None,
+        storage_class=storage_class_name(env_name, backend),
+        size=volume.size,
+        request=volume.request or volume.size,
+        access_modes=tuple(volume.access_modes),
+        path=placement.path,
+        handle=placement.handle,
+    )
+
+
+def _set_path(values: dict[str, Any], path: list[str], value: str) -> None:
+    node = values
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = value
 
 
 def _delta(block: Block, override: Any) -> StageDelta:

@@ -22,7 +22,8 @@ def test_every_error_code_is_documented() -> None:
 def test_every_code_used_in_the_package_exists() -> None:
     used = set()
     for path in (ROOT / "govstack_gen").rglob("*.py"):
-        used |= set(re.findall(r'"(E\d{3})"', path.read_text()))
+        if path.name != "errors.py":  # the registry itself does not count as a use
+            used |= set(re.findall(r'"(E\d{3})"', path.read_text()))
     assert used <= set(CODES)
     # Every documented code is raised somewhere (no dead documentation).
     assert set(CODES) <= used

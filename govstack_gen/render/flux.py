@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from govstack_gen.render import k8s, layout
+from govstack_gen.render import k8s, layout, storage
 from govstack_gen.render.kustomize import kustomization
 from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta
 from govstack_gen.spec.model import GitChart
@@ -39,6 +39,8 @@ def render_flux(env: Resolved) -> Tree:
         tree.update(_platform_base(env, block))
         tree.update(_block_base(env, block))
     tree[f"{layout.platform_base_dir()}/kustomization.yaml"] = kustomization([b.id for b in env.blocks])
+    if _cluster_storage(env):
+        tree.update(_folder(layout.platform_storage_dir(), _cluster_storage(env)))
     for stage in env.stages:
         tree.update(_stage(env, stage))
     return tree
@@ -50,7 +52,14 @@ def render_flux(env: Resolved) -> Tree:
 def _platform_base(env: Resolved, block: Block) -> Tree:
     folder = layout.platform_base_dir(block.id)
     objects = [k8s.namespace(env, block), k8s.resource_quota(env, block), k8s.limit_range(env, block)]
+    for volume in block.volumes:
+        objects += [storage.persistent_volume(env, block, volume), storage.persistent_volume_claim(env, block, volume)]
     return _folder(folder, [o for o in objects if o is not None])
+
+
+def _cluster_storage(env: Resolved) -> list[dict[str, Any]]:
+    objects = [*storage.storage_classes(env), storage.csi_driver(env)]
+    return [o for o in objects if o is not None]
 
 
 # -- building block base ------------------------------------------------------------------------
@@ -127,7 +136,10 @@ def _post_renderers(replicas: int) -> list[dict[str, Any]]:
 def _stage(env: Resolved, stage: ResolvedStage) -> Tree:
     tree: Tree = {}
     platform_dir = layout.platform_stage_dir(stage.name)
-    tree[f"{platform_dir}/kustomization.yaml"] = kustomization([layout.relative(platform_dir, layout.platform_base_dir())])
+    layers = [layout.platform_base_dir()]
+    if _cluster_storage(env):
+        layers.append(layout.platform_storage_dir())
+    tree[f"{platform_dir}/kustomization.yaml"] = kustomization([layout.relative(platform_dir, d) for d in layers])
     for block in env.blocks:
         tree.update(_block_overlay(env, stage, block))
     cluster = layout.cluster_dir(stage.name)

@@ -1,7 +1,9 @@
 """The one place that knows where each rendered file lives in the output tree.
 
     clusters/<stage>/                 entry point Flux syncs for a stage's cluster
-    platform/base/<bb>/               cluster-level objects per building block (namespace, quota)
+    platform/base/<bb>/               cluster-level objects per building block (namespace, quota,
+                                      volumes and claims)
+    platform/storage/                 StorageClasses and CSI drivers, shared by all stages
     platform/<stage>/                 the platform layer of a stage
     building-blocks/base/<bb>/        chart source and HelmRelease, stage-independent
     building-blocks/<stage>/<bb>/     overlay: only what the stage changes
@@ -22,6 +24,7 @@ __all__ = [
     "file_name",
     "platform_base_dir",
     "platform_stage_dir",
+    "platform_storage_dir",
     "repo_path",
 ]
 
@@ -34,6 +37,10 @@ def cluster_dir(stage: str) -> str:
 
 def platform_base_dir(block: str | None = None) -> str:
     return "platform/base" if block is None else f"platform/base/{block}"
+
+
+def platform_storage_dir() -> str:
+    return "platform/storage"
 
 
 def platform_stage_dir(stage: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from govstack_gen.errors import Diagnostic, SpecError, format_path
 from govstack_gen.spec.load import SpecDocument
 from govstack_gen.spec.model import Environment
+from govstack_gen.spec.storage import check_storage
 from govstack_gen.spec.types import parse_quantity
 
 __all__ = ["RESERVED_IDS", "RESERVED_NAMESPACES", "check_environment", "find_cycle"]
@@ -26,6 +27,8 @@ RESERVED_NAMESPACES = frozenset({
 # Names of Flux objects in flux-system that a building block id or the environment name
 # (the GitRepository) would otherwise replace.
 RESERVED_IDS = frozenset({"platform", "flux-system"})
+# Stage names that would collide with the shared folders beside the stage folders.
+RESERVED_STAGES = frozenset({"base", "storage"})
 
 Rule = Callable[[Environment, SpecDocument], list[Diagnostic]]
 
@@ -141,6 +144,9 @@ def _stages(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
             out.append(_at(doc, ("stages", s_index, "name"), "E307", f"stage {stage.name!r} is defined twice",
                            "give each stage its own name", related=(("stages", seen[stage.name], "name"),)))
         seen.setdefault(stage.name, s_index)
+        if stage.name in RESERVED_STAGES:
+            out.append(_at(doc, ("stages", s_index, "name"), "E305", f"stage name {stage.name!r} is reserved",
+                           "the output tree has a folder of that name beside the stage folders; choose another name"))
         for bb_id, override in stage.building_blocks.items():
             loc: tuple[str | int, ...] = ("stages", s_index, "buildingBlocks", bb_id)
             if bb_id not in ids:
@@ -195,4 +201,6 @@ def _resources(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     return out
 
 
-RULES: tuple[Rule, ...] = (_environment_name, _duplicate_ids, _namespaces, _unknown_dependencies, _cycles, _stages, _resources)
+RULES: tuple[Rule, ...] = (
+    _environment_name, _duplicate_ids, _namespaces, _unknown_dependencies, _cycles, _stages, _resources, check_storage,
+)

@@ -373,7 +373,7 @@ def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
 
 def _step(annotation: Any, part: str | int) -> Any:
     models = _models_of(annotation)
-    chosen = [m for m in models if m.__name__ == part]
+    chosen = [m for m in models if m.__name__ == part or part in _type_tags(m)]
     if len(models) > 1 and chosen:
         return chosen[0]  # a tag of a discriminated union names the variant pydantic chose
     for model in models:
@@ -388,6 +388,12 @@ def _step(annotation: Any, part: str | int) -> Any:
         if origin is dict and isinstance(part, str):
             return args[1]
     return None
+
+
+def _type_tags(model: type[BaseModel]) -> tuple[Any, ...]:
+    """The literal values of a model's `type` field: the tags of a union discriminated by type."""
+    field = model.model_fields.get("type")
+    return typing.get_args(field.annotation) if field is not None else ()
 
 
 def _union_args(annotation: Any) -> list[Any]:

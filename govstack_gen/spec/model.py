@@ -20,29 +20,44 @@ from govstack_gen.spec.types import (
     DnsLabel,
     Domain,
     Duration,
+    EfsAccessPoint,
+    EfsId,
     GitUrl,
+    HostPath,
     LabelKey,
     LabelValue,
+    NfsServer,
     Quantity,
+    RelativePath,
     RepoPath,
+    ValuesKey,
 )
 
 __all__ = [
     "API_VERSION",
+    "Backend",
     "BuildingBlock",
     "Chart",
+    "DynamicBackend",
+    "EfsBackend",
     "Environment",
     "GitChart",
     "GitOps",
+    "HostPathBackend",
+    "LocalBackend",
     "Metadata",
+    "NfsBackend",
     "NodePool",
     "NodePools",
+    "NodeSelector",
     "Platform",
     "RepoChart",
     "ResourceList",
     "Resources",
     "Stage",
     "StageOverride",
+    "Storage",
+    "Volume",
 ]
 
 API_VERSION = "govstack.dev/v1alpha1"
@@ -129,6 +144,85 @@ class Resources(SpecModel):
     limits: ResourceList
 
 
+# -- storage ----------------------------------------------------------------------------------
+
+
+class NodeSelector(SpecModel):
+    """The one node a local backend's directories live on: by node labels or by host name."""
+
+    labels: dict[LabelKey, LabelValue] | None = Field(None, description="e.g. {storage-id: main-01}")
+    hostname: DnsLabel | None = Field(None, description="the node's kubernetes.io/hostname")
+
+
+class LocalBackend(SpecModel):
+    """Directories on one node's disk (Kubernetes `local` volumes, pinned by node affinity)."""
+
+    name: DnsLabel
+    type: Literal["local"]
+    root: HostPath = Field(description="Directory under which every volume's directory lives.")
+    node: NodeSelector
+
+
+class HostPathBackend(SpecModel):
+    """Directories of a single-node cluster (k3s), mounted as hostPath volumes."""
+
+    name: DnsLabel
+    type: Literal["hostPath"]
+    root: HostPath
+
+
+class NfsBackend(SpecModel):
+    name: DnsLabel
+    type: Literal["nfs"]
+    server: NfsServer
+    root: HostPath = Field(description="Export root on the server.")
+
+
+class EfsBackend(SpecModel):
+    """An AWS EFS file system, statically provisioned through the EFS CSI driver."""
+
+    name: DnsLabel
+    type: Literal["efs"]
+    file_system_id: EfsId
+
+
+class DynamicBackend(SpecModel):
+    """An existing StorageClass that provisions volumes itself (e.g. EBS gp3): no fixed path."""
+
+    name: DnsLabel
+    type: Literal["dynamic"]
+    storage_class_name: DnsLabel
+
+
+Backend = Annotated[
+    LocalBackend | HostPathBackend | NfsBackend | EfsBackend | DynamicBackend, Field(discriminator="type")
+]
+
+
+class Storage(SpecModel):
+    backends: Annotated[list[Backend], Field(min_length=1)]
+
+
+AccessMode = Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]
+
+
+class Volume(SpecModel):
+    name: DnsLabel
+    size: Quantity = Field(description="Capacity of the volume.")
+    request: Quantity | None = Field(None, description="What the claim requests; defaults to size.")
+    access_modes: Annotated[list[AccessMode], Field(min_length=1)] = ["ReadWriteOnce"]
+    backend: DnsLabel | None = Field(None, description="Storage backend; may be omitted when there is only one.")
+    path: RelativePath | None = Field(
+        None, description="Directory under the backend root; default <environment>/<namespace>/<volume>."
+    )
+    access_point: EfsAccessPoint | None = Field(None, description="EFS access point (efs backends only).")
+    database: bool = Field(False, description="Holds a database: refused on network file systems.")
+    values_key: ValuesKey | None = Field(
+        None, description="Chart value that takes the claim name, e.g. persistence.existingClaim."
+    )
+    reclaim_policy: str = Field("Retain", description="Always Retain: a released volume keeps its data.")
+
+
 class BuildingBlock(SpecModel):
     id: BuildingBlockId = Field(description="Building block id: the HelmRelease and Flux Kustomization name.")
     namespace: DnsLabel | None = Field(None, description="Namespace; defaults to the id.")
@@ -140,6 +234,7 @@ class BuildingBlock(SpecModel):
     )
     depends_on: list[BuildingBlockId] = Field(default_factory=list, description="Building blocks that must be ready first.")
     resources: Resources | None = None
+    volumes: list[Volume] = Field(default_factory=list)
 
     @property
     def ns(self) -> str:
@@ -167,4 +262,5 @@ class Environment(SpecModel):
     platform: Platform
     gitops: GitOps
     stages: Annotated[list[Stage], Field(min_length=1)]
+    storage: Storage | None = None
     building_blocks: Annotated[list[BuildingBlock], Field(min_length=1)]

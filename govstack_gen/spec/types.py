@@ -27,11 +27,17 @@ __all__ = [
     "DnsLabel",
     "Domain",
     "Duration",
+    "EfsAccessPoint",
+    "EfsId",
     "GitUrl",
+    "HostPath",
     "LabelKey",
     "LabelValue",
+    "NfsServer",
     "Quantity",
+    "RelativePath",
     "RepoPath",
+    "ValuesKey",
     "parse_quantity",
 ]
 
@@ -299,3 +305,82 @@ def _label_value(value: str) -> str:
 
 LabelKey = Annotated[str, AfterValidator(_label_key), WithJsonSchema({"type": "string", "maxLength": 317})]
 LabelValue = Annotated[str, AfterValidator(_label_value), WithJsonSchema({"type": "string", "maxLength": 63})]
+
+# -- storage --------------------------------------------------------------------------------------
+
+# Host paths are ASCII on purpose: unicode look-alikes (a Cyrillic letter in "/srv/data") would
+# give two different directories that read the same in review.
+HOST_PATH_RE = re.compile(r"^/[A-Za-z0-9._/-]*$")
+RELATIVE_PATH_RE = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+EFS_ID_RE = re.compile(r"^fs-[0-9a-f]{8,40}$")
+EFS_ACCESS_POINT_RE = re.compile(r"^fsap-[0-9a-f]{8,40}$")
+
+
+def _host_path(value: str) -> str:
+    if not HOST_PATH_RE.match(value) or posixpath.normpath(value) != value or value.startswith("//"):
+        raise fail(
+            "E501",
+            f"host path {value!r} is not an absolute canonical path",
+            "write it absolute, with no '..', '.', '//', trailing '/', spaces or non-ASCII characters, e.g. /srv/k8s-data",
+        )
+    return value
+
+
+def _relative_path(value: str) -> str:
+    parts = value.split("/")
+    if not RELATIVE_PATH_RE.match(value) or any(part in (".", "..") for part in parts):
+        raise fail(
+            "E501",
+            f"path {value!r} is not a canonical relative path",
+            "write it relative to the backend root, e.g. payments/ledger (no leading '/', '..', '.', '//' or trailing '/')",
+        )
+    return value
+
+
+def _efs_id(value: str) -> str:
+    if not EFS_ID_RE.match(value):
+        raise fail("E505", f"{value!r} is not an EFS file system id", "it looks like fs-0123456789abcdef0")
+    return value
+
+
+def _efs_access_point(value: str) -> str:
+    if not EFS_ACCESS_POINT_RE.match(value):
+        raise fail("E505", f"{value!r} is not an EFS access point id", "it looks like fsap-0123456789abcdef0")
+    return value
+
+
+HostPath = Annotated[
+    str,
+    AfterValidator(_host_path),
+    WithJsonSchema({"type": "string", "pattern": HOST_PATH_RE.pattern, "description": "absolute path"}),
+]
+RelativePath = Annotated[
+    str, AfterValidator(_relative_path), WithJsonSchema({"type": "string", "pattern": RELATIVE_PATH_RE.pattern})
+]
+EfsId = Annotated[str, AfterValidator(_efs_id), WithJsonSchema({"type": "string", "pattern": EFS_ID_RE.pattern})]
+EfsAccessPoint = Annotated[
+    str, AfterValidator(_efs_access_point), WithJsonSchema({"type": "string", "pattern": EFS_ACCESS_POINT_RE.pattern})
+]
+
+NFS_SERVER_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
+
+
+def _nfs_server(value: str) -> str:
+    if not NFS_SERVER_RE.match(value):
+        raise fail("E210", f"NFS server {value!r} is not a host name or IPv4 address",
+                   "e.g. nfs.internal.example.org or 10.0.0.5")
+    return value
+
+
+NfsServer = Annotated[str, AfterValidator(_nfs_server), WithJsonSchema({"type": "string", "pattern": NFS_SERVER_RE.pattern})]
+
+VALUES_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+
+
+def _values_key(value: str) -> str:
+    if not VALUES_KEY_RE.match(value):
+        raise fail("E204", f"values key {value!r} is not a dotted path", "e.g. persistence.existingClaim")
+    return value
+
+
+ValuesKey = Annotated[str, AfterValidator(_values_key), WithJsonSchema({"type": "string", "pattern": VALUES_KEY_RE.pattern})]

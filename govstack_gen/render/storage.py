@@ -1,0 +1,102 @@
+"""Storage objects: StorageClasses, the EFS CSIDriver, and a pre-bound PV/PVC pair per volume.
+
+Every static PersistentVolume is `Retain`, pre-bound to exactly one claim (`claimRef` without a
+uid, so it binds on first apply and survives a re-create), carries the Flux prune guard, and
+lives in the platform layer: no building block's reconciler can delete or repoint it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from govstack_gen.render import k8s
+from govstack_gen.resolve import Block, Resolved, ResolvedVolume
+from govstack_gen.spec.model import Backend, DynamicBackend, EfsBackend, HostPathBackend, LocalBackend, NfsBackend
+
+__all__ = ["EFS_DRIVER", "csi_driver", "persistent_volume", "persistent_volume_claim", "storage_classes"]
+
+EFS_DRIVER = "efs.csi.aws.com"
+NO_PROVISIONER = "kubernetes.io/no-provisioner"
+
+
+def storage_classes(env: Resolved) -> list[dict[str, Any]]:
+    """One class per static backend: volumes bind only to the PVs we render, never provisioned."""
+    return [_storage_class(env, b) for b in env.backends if not isinstance(b, DynamicBackend)]
+
+
+def _storage_class(env: Resolved, backend: Backend) -> dict[str, Any]:
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": k8s.metadata(env.storage_class(backend), None, k8s.labels(env)),
+        # No provisioner, EFS included: a claim of this class can only bind to a PV we render.
+        "provisioner": NO_PROVISIONER,
+        "reclaimPolicy": "Retain",
+        # A local volume binds once the pod is scheduled, so scheduling honours its node.
+        "volumeBindingMode": "WaitForFirstConsumer" if isinstance(backend, LocalBackend) else "Immediate",
+    }
+
+
+def csi_driver(env: Resolved) -> dict[str, Any] | None:
+    if not any(isinstance(b, EfsBackend) for b in env.backends):
+        return None
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "CSIDriver",
+        "metadata": k8s.metadata(EFS_DRIVER, None, k8s.labels(env)),
+        "spec": {"attachRequired": False},
+    }
+
+
+def persistent_volume(env: Resolved, block: Block, volume: ResolvedVolume) -> dict[str, Any] | None:
+    if volume.volume_name is None:
+        return None
+    spec: dict[str, Any] = {
+        "capacity": {"storage": volume.size},
+        "volumeMode": "Filesystem",
+        "accessModes": list(volume.access_modes),
+        "persistentVolumeReclaimPolicy": "Retain",
+        "storageClassName": volume.storage_class,
+        "claimRef": {"namespace": block.namespace, "name": volume.claim},
+    }
+    spec |= _source(volume)
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": k8s.metadata(volume.volume_name, None, k8s.labels(env, block.id), dict(k8s.PRUNE_DISABLED)),
+        "spec": spec,
+    }
+
+
+def _source(volume: ResolvedVolume) -> dict[str, Any]:
+    backend = volume.backend
+    if isinstance(backend, LocalBackend):
+        node = backend.node
+        selector = sorted(node.labels.items()) if node.labels else [("kubernetes.io/hostname", node.hostname or "")]
+        expressions = [{"key": key, "operator": "In", "values": [value]} for key, value in selector]
+        return {"local": {"path": volume.path},
+                "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": expressions}]}}}
+    if isinstance(backend, HostPathBackend):
+        # Directory, not DirectoryOrCreate: a missing directory (an unmounted data disk) must
+        # stop the pod instead of silently writing to the root file system.
+        return {"hostPath": {"path": volume.path, "type": "Directory"}}
+    if isinstance(backend, NfsBackend):
+        return {"nfs": {"server": backend.server, "path": volume.path}}
+    return {"csi": {"driver": EFS_DRIVER, "volumeHandle": volume.handle}}
+
+
+def persistent_volume_claim(env: Resolved, block: Block, volume: ResolvedVolume) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "accessModes": list(volume.access_modes),
+        "volumeMode": "Filesystem",
+        "storageClassName": volume.storage_class,
+    }
+    if volume.volume_name is not None:
+        spec["volumeName"] = volume.volume_name
+    spec["resources"] = {"requests": {"storage": volume.request}}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": k8s.metadata(volume.claim, block.namespace, k8s.labels(env, block.id), dict(k8s.PRUNE_DISABLED)),
+        "spec": spec,
+    }

@@ -1,0 +1,75 @@
+"""Data safety across renders: where every claim's data lives, and what a new render would
+move or drop compared with the previous one (recorded in the ownership manifest).
+
+Flux deletes what leaves the tree and Kubernetes refuses to change a volume's source in place;
+a renamed building block or a changed path therefore strands or loses data. Such a render is
+refused with the list of what would be lost unless the operator says `--allow-data-move`.
+"""
+
+from __future__ import annotations
+
+from govstack_gen.errors import Diagnostic, SourceLocation
+from govstack_gen.resolve import Resolved, ResolvedVolume
+from govstack_gen.spec.model import DynamicBackend, EfsBackend, HostPathBackend, LocalBackend, NfsBackend
+
+__all__ = ["Inventory", "data_inventory", "data_moves"]
+
+# "namespace/claim" -> {"buildingBlock", "volume", "location"}
+Inventory = dict[str, dict[str, str]]
+
+MIGRATION_HINT = (
+    "to keep the data where it is, give the volume its old location with an explicit `path` (see README, "
+    "'Moving or renaming data'); once the data is safe, rerun with --allow-data-move"
+)
+
+
+def location(volume: ResolvedVolume) -> str:
+    backend = volume.backend
+    if isinstance(backend, LocalBackend):
+        node = backend.node
+        selector = ",".join(f"{k}={v}" for k, v in sorted(node.labels.items())) if node.labels else node.hostname
+        return f"local {selector}:{volume.path}"
+    if isinstance(backend, HostPathBackend):
+        return f"hostPath {volume.path}"
+    if isinstance(backend, NfsBackend):
+        return f"nfs {backend.server}:{volume.path}"
+    if isinstance(backend, EfsBackend):
+        return f"efs {volume.handle}"
+    assert isinstance(backend, DynamicBackend)
+    return f"dynamic {volume.storage_class}"
+
+
+def data_inventory(env: Resolved) -> Inventory:
+    return {
+        f"{block.namespace}/{volume.claim}": {
+            "buildingBlock": block.id,
+            "volume": volume.volume_name or "",
+            "location": location(volume),
+        }
+        for block in env.blocks
+        for volume in block.volumes
+    }
+
+
+def data_moves(previous: Inventory, current: Inventory, spec: str) -> list[Diagnostic]:
+    """Everything the new render would move or drop, as E516 errors (empty: safe)."""
+    where = SourceLocation(spec)
+    by_location = {entry["location"]: claim for claim, entry in current.items()}
+    out = []
+    for claim, before in sorted(previous.items()):
+        after = current.get(claim)
+        if after is None:
+            successor = by_location.get(before["location"])
+            if successor is not None:
+                message = (f"claim {claim} of {before['buildingBlock']!r} becomes {successor} "
+                           f"(renamed?): its volume {before['volume'] or '(dynamic)'} at {before['location']} would be "
+                           f"left behind and a new one created")
+            else:
+                message = (f"claim {claim} of {before['buildingBlock']!r} ({before['location']}) is no longer rendered: "
+                           "its data would be left without a claim")
+            out.append(Diagnostic("E516", message, where, hint=MIGRATION_HINT))
+        elif after["location"] != before["location"] or after["volume"] != before["volume"]:
+            out.append(Diagnostic("E516", f"claim {claim} would move from {before['location']} to {after['location']}",
+                                  where, hint="a volume's source cannot change in place; copy the data first, or keep the "
+                                  "old location with an explicit `path`; then rerun with --allow-data-move"))
+    return out

@@ -1,0 +1,244 @@
+"""Where each volume's data lives, and the rules that keep two volumes from sharing it.
+
+A volume's location is predictable and documented: `<root>/<environment>/<namespace>/<volume>`
+on its backend, or `<root>/<path>` with an explicit relative `path`. For EFS the root is the file
+system (or the access point), and the location is the CSI `volumeHandle`
+`fs-<id>[:/<path>][::fsap-<id>]`. This module is the one place that computes them: the checks
+below and the renderer both call it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from govstack_gen.errors import Diagnostic, format_path
+from govstack_gen.spec.load import SpecDocument
+from govstack_gen.spec.model import (
+    Backend,
+    BuildingBlock,
+    DynamicBackend,
+    EfsBackend,
+    Environment,
+    HostPathBackend,
+    LocalBackend,
+    NfsBackend,
+    Volume,
+)
+from govstack_gen.spec.types import parse_quantity
+
+__all__ = ["SENSITIVE_PATHS", "Placement", "check_storage", "is_sensitive", "placements"]
+
+# Host paths whose exposure to a pod hands over the node (kube-linter sensitive-host-mounts,
+# checkov CKV_K8S_27): a root may be neither one of them, inside one, nor contain one.
+SENSITIVE_PATHS = (
+    "/etc", "/root", "/home", "/boot", "/proc", "/sys", "/dev", "/bin", "/sbin", "/lib", "/lib64", "/usr",
+    "/var/lib/kubelet", "/var/lib/containerd", "/var/lib/docker", "/var/lib/rancher", "/var/lib/etcd",
+    "/var/run", "/run", "/var/log",
+)
+NETWORK_FILE_SYSTEMS = (NfsBackend, EfsBackend)
+NODE_LOCAL = (LocalBackend, HostPathBackend)
+SHARED_MODES = ("ReadWriteMany", "ReadOnlyMany")
+
+Loc = tuple[str | int, ...]
+
+
+def is_sensitive(path: str) -> bool:
+    if path == "/" or path.rsplit("/", 1)[-1].endswith(".sock"):
+        return True
+    return any(path == s or path.startswith(s + "/") or s.startswith(path + "/") for s in SENSITIVE_PATHS)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One volume on its backend: where its data is, as the rendered objects will say."""
+
+    block: BuildingBlock
+    volume: Volume
+    backend: Backend
+    loc: Loc  # spec path of the volume
+    path: str | None  # absolute directory (local, hostPath, nfs) or EFS sub-path; None for dynamic
+    handle: str | None  # EFS volumeHandle
+
+    @property
+    def host(self) -> tuple[str, ...]:
+        """What two paths must share to be the same directory: the node, server or file system."""
+        backend = self.backend
+        if isinstance(backend, LocalBackend):
+            node = backend.node
+            selector = sorted((node.labels or {}).items()) if node.labels else [("kubernetes.io/hostname", node.hostname)]
+            return ("node", *(f"{k}={v}" for k, v in selector))
+        if isinstance(backend, HostPathBackend):
+            return ("node", "single")
+        if isinstance(backend, NfsBackend):
+            return ("nfs", backend.server)
+        if isinstance(backend, EfsBackend):
+            return ("efs", backend.file_system_id, self.volume.access_point or "")
+        return ("dynamic", backend.name)
+
+
+def backend_for(env: Environment, volume: Volume) -> Backend | None:
+    backends = env.storage.backends if env.storage else []
+    if volume.backend is None:
+        return backends[0] if len(backends) == 1 else None
+    return next((b for b in backends if b.name == volume.backend), None)
+
+
+def placements(env: Environment) -> list[Placement]:
+    """Every volume whose backend is known, with its location. Pure; used by checks and render."""
+    out = []
+    for b_index, block in enumerate(env.building_blocks):
+        for v_index, volume in enumerate(block.volumes):
+            backend = backend_for(env, volume)
+            if backend is None:
+                continue
+            path, handle = _location(env.metadata.name, block.ns, volume, backend)
+            out.append(Placement(block, volume, backend, ("buildingBlocks", b_index, "volumes", v_index), path, handle))
+    return out
+
+
+def _location(env_name: str, namespace: str, volume: Volume, backend: Backend) -> tuple[str | None, str | None]:
+    relative = volume.path or f"{env_name}/{namespace}/{volume.name}"
+    if isinstance(backend, DynamicBackend):
+        return None, None
+    if isinstance(backend, EfsBackend):
+        # With an access point the access point is the root; its own directory is used unless a
+        # path is given. Without one, the default directory scheme applies on the file system.
+        sub = volume.path if volume.access_point else relative
+        handle = backend.file_system_id + (f":/{sub}" if sub else "") + (f":{volume.access_point}" if volume.access_point else "")
+        if volume.access_point and not sub:
+            handle = f"{backend.file_system_id}::{volume.access_point}"
+        return (f"/{sub}" if sub else "/"), handle
+    return f"{backend.root}/{relative}", None
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+
+def check_storage(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    problems = _backends(env, doc)
+    for b_index, block in enumerate(env.building_blocks):
+        seen: dict[str, int] = {}
+        for v_index, volume in enumerate(block.volumes):
+            loc: Loc = ("buildingBlocks", b_index, "volumes", v_index)
+            if volume.name in seen:
+                problems.append(_at(doc, (*loc, "name"), "E514", f"volume {volume.name!r} is declared twice in {block.id!r}",
+                                    "give each volume of a building block its own name",
+                                    related=(("buildingBlocks", b_index, "volumes", seen[volume.name], "name"),)))
+            seen.setdefault(volume.name, v_index)
+            problems += _volume(env, doc, block, volume, loc)
+    located = placements(env)
+    problems += _shared_locations(doc, located)
+    return problems
+
+
+def _at(doc: SpecDocument, loc: Loc, code: str, message: str, hint: str = "", *, key: bool = False,
+        related: tuple[Loc, ...] = ()) -> Diagnostic:
+    return Diagnostic(code, message, doc.location(loc, key=key), format_path(loc), hint,
+                      related=tuple(doc.location(r) for r in related))
+
+
+def _backends(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    if env.storage is None:
+        return []
+    out = []
+    seen: dict[str, int] = {}
+    for index, backend in enumerate(env.storage.backends):
+        loc: Loc = ("storage", "backends", index)
+        if backend.name in seen:
+            out.append(_at(doc, (*loc, "name"), "E514", f"storage backend {backend.name!r} is declared twice",
+                           "give each backend its own name", related=(("storage", "backends", seen[backend.name], "name"),)))
+        seen.setdefault(backend.name, index)
+        if isinstance(backend, NODE_LOCAL) and is_sensitive(backend.root):
+            out.append(_at(doc, (*loc, "root"), "E502", f"{backend.root!r} is or contains a sensitive host path",
+                           "use a dedicated data directory such as /srv/k8s-data; volumes there can take over the node"))
+        if isinstance(backend, HostPathBackend) and env.platform.type != "k3s":
+            out.append(_at(doc, (*loc, "type"), "E507", f"hostPath storage on a {env.platform.type} platform",
+                           "hostPath is only safe on a single-node k3s cluster: pods on another node see another "
+                           "disk; use a 'local' backend pinned to a node, or nfs/efs"))
+        if isinstance(backend, LocalBackend) and (backend.node.labels is None) == (backend.node.hostname is None):
+            out.append(_at(doc, (*loc, "node"), "E506", "a local backend needs exactly one of node.labels or node.hostname",
+                           "local volumes are pinned to one node, e.g. node: {labels: {storage-id: main-01}}"))
+    return out
+
+
+def _volume(env: Environment, doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Loc) -> list[Diagnostic]:
+    out = []
+    backend = backend_for(env, volume)
+    names = [b.name for b in env.storage.backends] if env.storage else []
+    if backend is None:
+        if not names:
+            hint = "declare storage.backends (local, hostPath, nfs, efs or dynamic) first"
+        elif volume.backend is None:
+            hint = f"there are {len(names)} backends: choose one of {', '.join(names)}"
+        else:
+            close = difflib.get_close_matches(volume.backend, names, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "known backends: " + ", ".join(names)
+        what = f"unknown storage backend {volume.backend!r}" if volume.backend else "no storage backend given"
+        out.append(_at(doc, (*loc, "backend") if volume.backend else loc, "E512", what, hint))
+    if volume.reclaim_policy != "Retain":
+        out.append(_at(doc, (*loc, "reclaimPolicy"), "E511", f"reclaimPolicy {volume.reclaim_policy!r} would delete data",
+                       "volumes are always Retain: the data outlives its claim; remove the field"))
+    if volume.request is not None and parse_quantity(volume.request) > parse_quantity(volume.size):
+        out.append(_at(doc, (*loc, "request"), "E508", f"the claim requests {volume.request} but the volume has {volume.size}",
+                       "a claim never binds to a smaller volume; raise size or lower request"))
+    if volume.values_key is not None:
+        out += _values_key(doc, block, volume, loc)
+    if backend is None:
+        return out
+    if isinstance(backend, NODE_LOCAL) and any(m in SHARED_MODES for m in volume.access_modes):
+        modes = ", ".join(m for m in volume.access_modes if m in SHARED_MODES)
+        out.append(_at(doc, (*loc, "accessModes"), "E509", f"{modes} is not possible on a {backend.type} backend",
+                       "a node's disk is only reachable from that node: use ReadWriteOnce, or an nfs/efs backend"))
+    if isinstance(backend, DynamicBackend) and volume.path is not None:
+        out.append(_at(doc, (*loc, "path"), "E513", "a dynamic backend chooses the path itself",
+                       "remove path, or use a static backend (local, hostPath, nfs, efs)"))
+    if volume.access_point is not None and not isinstance(backend, EfsBackend):
+        out.append(_at(doc, (*loc, "accessPoint"), "E513", f"accessPoint applies to efs backends, not {backend.type}",
+                       "remove accessPoint"))
+    if volume.database and isinstance(backend, NETWORK_FILE_SYSTEMS):
+        out.append(_at(doc, (*loc, "database"), "E510", f"database volume on a network file system ({backend.type})",
+                       "databases on NFS/EFS corrupt and crawl: use a local or block-storage (dynamic) backend, "
+                       "or a managed database"))
+    return out
+
+
+def _values_key(doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Loc) -> list[Diagnostic]:
+    """The claim name goes into the values at valuesKey: refuse if the values say otherwise."""
+    claim = f"{block.id}-{volume.name}"
+    parts = (volume.values_key or "").split(".")
+    node: Any = block.values
+    for depth, part in enumerate(parts):
+        if not isinstance(node, dict):
+            where = ".".join(parts[:depth])
+            return [_at(doc, (*loc, "valuesKey"), "E515", f"values set {where} to {node!r}, not a mapping",
+                        f"govstack-gen sets {volume.values_key} to the claim {claim!r}; remove {where} from values")]
+        if part not in node:
+            return []
+        node = node[part]
+    if node == claim:
+        return []
+    return [_at(doc, (*loc, "valuesKey"), "E515", f"values already set {volume.values_key} to {node!r}",
+                f"govstack-gen sets it to the claim {claim!r}; remove it from values")]
+
+
+def _shared_locations(doc: SpecDocument, located: list[Placement]) -> list[Diagnostic]:
+    out = []
+    for index, first in enumerate(located):
+        for second in located[index + 1:]:
+            if first.handle and first.handle == second.handle:
+                out.append(_at(doc, second.loc, "E504", f"volume handle {second.handle} is also used by "
+                               f"{first.block.id}/{first.volume.name}", "each volume needs its own directory or access point",
+                               related=(first.loc,)))
+            elif first.path and second.path and first.host == second.host and _overlap(first.path, second.path):
+                how = "the same directory as" if first.path == second.path else "a directory nested with"
+                out.append(_at(doc, second.loc, "E503", f"{second.path} is {how} {first.path} of "
+                               f"{first.block.id}/{first.volume.name}", "two volumes must never share data: change one path",
+                               related=(first.loc,)))
+    return out
+
+
+def _overlap(a: str, b: str) -> bool:
+    a, b = a.rstrip("/") + "/", b.rstrip("/") + "/"
+    return a.startswith(b) or b.startswith(a)
