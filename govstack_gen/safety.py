@@ -11,6 +11,7 @@ from __future__ import annotations
 from govstack_gen.errors import Diagnostic, SourceLocation
 from govstack_gen.resolve import Resolved, ResolvedVolume
 from govstack_gen.spec.model import DynamicBackend, EfsBackend, HostPathBackend, LocalBackend, NfsBackend
+from govstack_gen.spec.storage import node_selector
 
 __all__ = ["Inventory", "data_inventory", "data_moves"]
 
@@ -26,8 +27,7 @@ MIGRATION_HINT = (
 def location(volume: ResolvedVolume) -> str:
     backend = volume.backend
     if isinstance(backend, LocalBackend):
-        node = backend.node
-        selector = ",".join(f"{k}={v}" for k, v in sorted(node.labels.items())) if node.labels else node.hostname
+        selector = ",".join(f"{k}={v}" for k, v in node_selector(backend))
         return f"local {selector}:{volume.path}"
     if isinstance(backend, HostPathBackend):
         return f"hostPath {volume.path}"

@@ -160,7 +160,7 @@ class LocalBackend(SpecModel):
     name: DnsLabel
     type: Literal["local"]
     root: HostPath = Field(description="Directory under which every volume's directory lives.")
-    node: NodeSelector
+    node: NodeSelector | None = Field(None, description="The node holding the directories (required).")
 
 
 class HostPathBackend(SpecModel):

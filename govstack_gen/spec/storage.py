@@ -10,6 +10,7 @@ below and the renderer both call it.
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from govstack_gen.spec.model import (
 )
 from govstack_gen.spec.types import parse_quantity
 
-__all__ = ["SENSITIVE_PATHS", "Placement", "check_storage", "is_sensitive", "placements"]
+__all__ = ["SENSITIVE_PATHS", "Placement", "check_storage", "is_sensitive", "node_selector", "placements"]
 
 # Host paths whose exposure to a pod hands over the node (kube-linter sensitive-host-mounts,
 # checkov CKV_K8S_27): a root may be neither one of them, inside one, nor contain one.
@@ -66,9 +67,7 @@ class Placement:
         """What two paths must share to be the same directory: the node, server or file system."""
         backend = self.backend
         if isinstance(backend, LocalBackend):
-            node = backend.node
-            selector = sorted((node.labels or {}).items()) if node.labels else [("kubernetes.io/hostname", node.hostname)]
-            return ("node", *(f"{k}={v}" for k, v in selector))
+            return ("node", *(f"{k}={v}" for k, v in node_selector(backend)))
         if isinstance(backend, HostPathBackend):
             return ("node", "single")
         if isinstance(backend, NfsBackend):
@@ -76,6 +75,16 @@ class Placement:
         if isinstance(backend, EfsBackend):
             return ("efs", backend.file_system_id, self.volume.access_point or "")
         return ("dynamic", backend.name)
+
+
+def node_selector(backend: LocalBackend) -> list[tuple[str, str]]:
+    """The node labels a local backend's volumes are pinned to (by labels, or by host name)."""
+    node = backend.node
+    if node is None:
+        return []
+    if node.labels:
+        return sorted(node.labels.items())
+    return [("kubernetes.io/hostname", node.hostname or "")]
 
 
 def backend_for(env: Environment, volume: Volume) -> Backend | None:
@@ -154,10 +163,12 @@ def _backends(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
             out.append(_at(doc, (*loc, "root"), "E502", f"{backend.root!r} is or contains a sensitive host path",
                            "use a dedicated data directory such as /srv/k8s-data; volumes there can take over the node"))
         if isinstance(backend, HostPathBackend) and env.platform.type != "k3s":
-            out.append(_at(doc, (*loc, "type"), "E507", f"hostPath storage on a {env.platform.type} platform",
+            out.append(_at(doc, (*loc, "type"), "E507", f"hostPath storage on platform {env.platform.type!r}",
                            "hostPath is only safe on a single-node k3s cluster: pods on another node see another "
                            "disk; use a 'local' backend pinned to a node, or nfs/efs"))
-        if isinstance(backend, LocalBackend) and (backend.node.labels is None) == (backend.node.hostname is None):
+        if isinstance(backend, LocalBackend) and (
+            backend.node is None or (backend.node.labels is None) == (backend.node.hostname is None)
+        ):
             out.append(_at(doc, (*loc, "node"), "E506", "a local backend needs exactly one of node.labels or node.hostname",
                            "local volumes are pinned to one node, e.g. node: {labels: {storage-id: main-01}}"))
     return out
@@ -212,14 +223,14 @@ def _values_key(doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Lo
     for depth, part in enumerate(parts):
         if not isinstance(node, dict):
             where = ".".join(parts[:depth])
-            return [_at(doc, (*loc, "valuesKey"), "E515", f"values set {where} to {node!r}, not a mapping",
+            return [_at(doc, (*loc, "valuesKey"), "E515", f"values set {where} to {json.dumps(node)}, not a mapping",
                         f"govstack-gen sets {volume.values_key} to the claim {claim!r}; remove {where} from values")]
         if part not in node:
             return []
         node = node[part]
     if node == claim:
         return []
-    return [_at(doc, (*loc, "valuesKey"), "E515", f"values already set {volume.values_key} to {node!r}",
+    return [_at(doc, (*loc, "valuesKey"), "E515", f"values already set {volume.values_key} to {json.dumps(node)}",
                 f"govstack-gen sets it to the claim {claim!r}; remove it from values")]
 
 
