@@ -24,7 +24,8 @@ MIGRATION_HINT = (
 )
 
 
-def location(volume: ResolvedVolume) -> str:
+def location(namespace: str, volume: ResolvedVolume) -> str:
+    """Where the data is. A dynamic volume has no path of ours: its claim is its identity."""
     backend = volume.backend
     if isinstance(backend, LocalBackend):
         selector = ",".join(f"{k}={v}" for k, v in node_selector(backend))
@@ -36,7 +37,7 @@ def location(volume: ResolvedVolume) -> str:
     if isinstance(backend, EfsBackend):
         return f"efs {volume.handle}"
     assert isinstance(backend, DynamicBackend)
-    return f"dynamic {volume.storage_class}"
+    return f"dynamic {volume.storage_class} volume of claim {namespace}/{volume.claim}"
 
 
 def data_inventory(env: Resolved) -> Inventory:
@@ -44,7 +45,7 @@ def data_inventory(env: Resolved) -> Inventory:
         f"{block.namespace}/{volume.claim}": {
             "buildingBlock": block.id,
             "volume": volume.volume_name or "",
-            "location": location(volume),
+            "location": location(block.namespace, volume),
         }
         for block in env.blocks
         for volume in block.volumes

@@ -1,0 +1,132 @@
+"""Storage: the properties every rendered volume has, and the refusal to move or drop data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from govstack_gen.cli import main
+from govstack_gen.diff import MANIFEST
+from govstack_gen.spec.storage import is_sensitive
+from helpers import CASES, EXAMPLES, read_tree
+
+SPECS = sorted(EXAMPLES.glob("*/environment.yaml")) + sorted((CASES / "valid").glob("*/environment.yaml"))
+K3S = EXAMPLES / "sandbox-k3s" / "environment.yaml"
+
+
+def objects(root: Path, kind: str) -> list[dict[str, Any]]:
+    found = []
+    for path in sorted(root.rglob(f"{kind.lower()}-*.yaml")):
+        doc = yaml.safe_load(path.read_text())
+        if doc.get("kind") == kind and "labels" in doc["metadata"]:  # patches carry no labels
+            found.append(doc)
+    return found
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.parent.name)
+def test_every_volume_is_platform_owned_and_pre_bound(spec: Path, tmp_path: Path) -> None:
+    assert main(["render", str(spec), "--output", str(tmp_path)]) == 0
+    pvs = {o["metadata"]["name"]: o for o in objects(tmp_path, "PersistentVolume")}
+    claims = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objects(tmp_path, "PersistentVolumeClaim")}
+    guard = {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+    for name, pv in pvs.items():
+        spec_ = pv["spec"]
+        assert spec_["persistentVolumeReclaimPolicy"] == "Retain"
+        assert set(spec_["claimRef"]) == {"namespace", "name"}  # no uid: binds on first apply
+        claim = claims[(spec_["claimRef"]["namespace"], spec_["claimRef"]["name"])]
+        assert claim["spec"]["volumeName"] == name
+        assert claim["spec"]["storageClassName"] == spec_["storageClassName"]
+        assert pv["metadata"]["annotations"] == guard
+        if "local" in spec_:
+            terms = spec_["nodeAffinity"]["required"]["nodeSelectorTerms"]
+            assert len(terms) == 1 and terms[0]["matchExpressions"]
+        path = (spec_.get("local") or spec_.get("hostPath") or spec_.get("nfs") or {}).get("path")
+        if path is not None:
+            assert path.startswith("/") and ".." not in path.split("/") and not is_sensitive(path)
+    for claim in claims.values():
+        assert claim["metadata"]["annotations"] == guard
+    locations = [json.dumps({k: v for k, v in pv["spec"].items() if k in ("local", "hostPath", "nfs", "csi")}, sort_keys=True)
+                 for pv in pvs.values()]
+    assert len(locations) == len(set(locations))
+    for path in tmp_path.rglob("persistentvolume-*.yaml"):  # PVs live in the platform layer only
+        assert path.relative_to(tmp_path).parts[0] == "platform"
+
+
+def test_sensitive_paths() -> None:
+    for path in ("/", "/etc", "/etc/x", "/var", "/var/lib", "/var/lib/kubelet/pods", "/run", "/srv/docker.sock"):
+        assert is_sensitive(path), path
+    for path in ("/srv/k8s-data", "/data/govstack", "/mnt/zfs/main", "/var/lib/govstack"):
+        assert not is_sensitive(path), path
+
+
+def test_values_key_receives_the_claim(tmp_path: Path) -> None:
+    assert main(["render", str(K3S), "--output", str(tmp_path)]) == 0
+    release = yaml.safe_load((tmp_path / "building-blocks/base/cache/helmrelease-cache.yaml").read_text())
+    assert release["spec"]["values"]["master"]["persistence"]["existingClaim"] == "cache-data"
+
+
+def rename_block(text: str, old: str, new: str) -> str:
+    return (text.replace(f"id: {old}\n", f"id: {new}\n").replace(f"[{old}, ", f"[{new}, ")
+            .replace(f", {old}]", f", {new}]").replace(f"      {old}:\n", f"      {new}:\n"))
+
+
+def test_renaming_a_block_with_data_is_refused_until_allowed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["render", str(K3S), "--output", str(out)]) == 0
+    before = read_tree(out)
+    spec = tmp_path / "environment.yaml"
+    spec.write_text(rename_block(K3S.read_text(), "messaging", "events"))
+    capsys.readouterr()
+    assert main(["render", str(spec), "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "error[E516]" in err
+    assert "claim messaging/messaging-data of 'messaging' (local storage-id=main-01:/srv/k8s-data/sandbox/messaging/data)" in err
+    assert "is no longer rendered" in err and "--allow-data-move" in err
+    assert read_tree(out) == before  # nothing written
+    assert main(["render", str(spec), "--output", str(out), "--check"]) == 1
+    assert main(["render", str(spec), "--output", str(out), "--allow-data-move"]) == 0
+    assert (out / "platform/base/events/persistentvolume-sandbox.events.data.yaml").exists()
+    assert not (out / "platform/base/messaging").exists()
+    data = json.loads((out / MANIFEST).read_text())["data"]
+    assert "events/events-data" in data and "messaging/messaging-data" not in data
+    assert main(["render", str(spec), "--output", str(out)]) == 0  # the new state is the reference now
+
+
+def test_rename_keeping_the_directory_is_named_as_such(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["render", str(K3S), "--output", str(out)]) == 0
+    spec = tmp_path / "environment.yaml"
+    text = rename_block(K3S.read_text(), "messaging", "events")
+    spec.write_text(text.replace("        size: 8Gi\n", "        size: 8Gi\n        path: sandbox/messaging/data\n"))
+    capsys.readouterr()
+    assert main(["render", str(spec), "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "claim messaging/messaging-data of 'messaging' becomes events/events-data (renamed?)" in err
+    assert main(["render", str(spec), "--output", str(out), "--allow-data-move"]) == 0
+    pv = yaml.safe_load((out / "platform/base/events/persistentvolume-sandbox.events.data.yaml").read_text())
+    assert pv["spec"]["local"]["path"] == "/srv/k8s-data/sandbox/messaging/data"  # same data, new objects
+
+
+def test_moving_a_volume_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["render", str(K3S), "--output", str(out)]) == 0
+    spec = tmp_path / "environment.yaml"
+    spec.write_text(K3S.read_text().replace("root: /srv/k8s-data", "root: /srv/other-disk"))
+    capsys.readouterr()
+    assert main(["render", str(spec), "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert ("claim cache/cache-data would move from local storage-id=main-01:/srv/k8s-data/sandbox/cache/data "
+            "to local storage-id=main-01:/srv/other-disk/sandbox/cache/data") in err
+    assert err.count("error[E516]") == 3
+
+
+def test_unrelated_changes_pass(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["render", str(K3S), "--output", str(out)]) == 0
+    spec = tmp_path / "environment.yaml"
+    spec.write_text(K3S.read_text().replace("interval: 10m", "interval: 15m"))
+    assert main(["render", str(spec), "--output", str(out)]) == 0
