@@ -15,7 +15,7 @@ from govstack_gen.spec.storage import node_selector
 
 __all__ = ["Inventory", "data_inventory", "data_moves"]
 
-# "namespace/claim" -> {"buildingBlock", "volume", "location"}
+# "namespace/claim" -> {"buildingBlock", "volume", "location", "claim"}
 Inventory = dict[str, dict[str, str]]
 
 MIGRATION_HINT = (
@@ -46,6 +46,9 @@ def data_inventory(env: Resolved) -> Inventory:
             "buildingBlock": block.id,
             "volume": volume.volume_name or "",
             "location": location(block.namespace, volume),
+            # What Kubernetes never lets a bound claim change (k8s PR #28690): its request,
+            # access modes and class.
+            "claim": f"{volume.request} {','.join(volume.access_modes)} {volume.storage_class}",
         }
         for block in env.blocks
         for volume in block.volumes
@@ -73,4 +76,8 @@ def data_moves(previous: Inventory, current: Inventory, spec: str) -> list[Diagn
             out.append(Diagnostic("E516", f"claim {claim} would move from {before['location']} to {after['location']}",
                                   where, hint="a volume's source cannot change in place; copy the data first, or keep the "
                                   "old location with an explicit `path`; then rerun with --allow-data-move"))
+        elif "claim" in before and after["claim"] != before["claim"]:
+            out.append(Diagnostic("E516", f"claim {claim} would change from ({before['claim']}) to ({after['claim']})",
+                                  where, hint="a bound claim's request, access modes and class are immutable: the apply "
+                                  "would fail; migrate to a new volume (new name), then rerun with --allow-data-move"))
     return out

@@ -124,6 +124,17 @@ def test_moving_a_volume_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert err.count("error[E516]") == 3
 
 
+def test_changing_a_bound_claim_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["render", str(K3S), "--output", str(out)]) == 0
+    spec = tmp_path / "environment.yaml"
+    spec.write_text(K3S.read_text().replace("        size: 2Gi\n", "        size: 4Gi\n"))
+    capsys.readouterr()
+    assert main(["render", str(spec), "--output", str(out)]) == 1
+    assert "claim cache/cache-data would change from (2Gi ReadWriteOnce sandbox.main) to (4Gi ReadWriteOnce sandbox.main)" \
+        in capsys.readouterr().err
+
+
 def test_unrelated_changes_pass(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(["render", str(K3S), "--output", str(out)]) == 0
