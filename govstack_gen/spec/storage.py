@@ -139,7 +139,29 @@ def check_storage(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
             problems += _volume(env, doc, block, volume, loc)
     located = placements(env)
     problems += _shared_locations(doc, located)
+    problems += _stage_overrides_of_claims(env, doc)
     return problems
+
+
+def _stage_overrides_of_claims(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    """A stage's values must not replace the claim name a volume puts into the chart's values."""
+    keys = {b.id: [v.values_key for v in b.volumes if v.values_key] for b in env.building_blocks}
+    out = []
+    for s_index, stage in enumerate(env.stages):
+        for block_id, override in stage.building_blocks.items():
+            for key in keys.get(block_id, []):
+                node: Any = override.values
+                parts = key.split(".")
+                for depth, part in enumerate(parts):
+                    if not isinstance(node, dict) or part not in node:
+                        break
+                    node = node[part]
+                    if depth == len(parts) - 1 or not isinstance(node, dict):
+                        loc: Loc = ("stages", s_index, "buildingBlocks", block_id, "values", *parts[: depth + 1])
+                        out.append(_at(doc, loc, "E515", f"stage {stage.name!r} overrides {key}, which holds a volume's claim",
+                                       "govstack-gen sets it in every stage; remove it from the stage's values", key=True))
+                        break
+    return out
 
 
 def _at(doc: SpecDocument, loc: Loc, code: str, message: str, hint: str = "", *, key: bool = False,
