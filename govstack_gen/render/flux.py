@@ -39,10 +39,11 @@ def render_flux(env: Resolved) -> Tree:
         tree.update(_platform_base(env, block))
         tree.update(_block_base(env, block))
     tree[f"{layout.platform_base_dir()}/kustomization.yaml"] = kustomization([b.id for b in env.blocks])
-    if _cluster_storage(env):
-        tree.update(_folder(layout.platform_storage_dir(), _cluster_storage(env)))
+    cluster_storage = _cluster_storage(env)
+    if cluster_storage:
+        tree.update(_folder(layout.platform_storage_dir(), cluster_storage))
     for stage in env.stages:
-        tree.update(_stage(env, stage))
+        tree.update(_stage(env, stage, bool(cluster_storage)))
     return tree
 
 
@@ -133,11 +134,11 @@ def _post_renderers(replicas: int) -> list[dict[str, Any]]:
 # -- stages -------------------------------------------------------------------------------------
 
 
-def _stage(env: Resolved, stage: ResolvedStage) -> Tree:
+def _stage(env: Resolved, stage: ResolvedStage, with_storage: bool) -> Tree:
     tree: Tree = {}
     platform_dir = layout.platform_stage_dir(stage.name)
     layers = [layout.platform_base_dir()]
-    if _cluster_storage(env):
+    if with_storage:
         layers.append(layout.platform_storage_dir())
     tree[f"{platform_dir}/kustomization.yaml"] = kustomization([layout.relative(platform_dir, d) for d in layers])
     for block in env.blocks:
