@@ -17,15 +17,13 @@ import re
 import types
 import typing
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML, events
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import YAMLError
 
 from govstack_gen.errors import Diagnostic, SourceLocation, SpecError, format_path
 from govstack_gen.spec.model import Environment
@@ -77,17 +75,10 @@ def load_environment(path: Path, display_name: str | None = None) -> tuple[Envir
 
 def parse_document(raw: bytes, name: str) -> SpecDocument:
     text = _decode(raw, name)
-    _scan_events(text, name)
-    tree = _compose(text, name)
-    if not isinstance(tree, CommentedMap):
+    data, key_pos, value_pos = _compose(text, name)
+    if not isinstance(data, dict):
         raise SpecError([Diagnostic("E111", "the spec must be a YAML mapping (apiVersion, kind, ...)", SourceLocation(name, 1, 1),
                                     hint="start from examples/sandbox-k3s/environment.yaml")])
-    key_pos: dict[Loc, tuple[int, int]] = {}
-    value_pos: dict[Loc, tuple[int, int]] = {(): (1, 1)}
-    problems: list[Diagnostic] = []
-    data = _plain(tree, (), key_pos, value_pos, problems, name)
-    if problems:
-        raise SpecError(problems)
     return SpecDocument(name, data, key_pos, value_pos)
 
 
@@ -128,35 +119,34 @@ def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
     return raw.count(b"\n", 0, offset) + 1, offset - line_start + 1
 
 
-# -- pass 2: events -----------------------------------------------------------------------------
+# -- pass 2: events -> plain data ---------------------------------------------------------------
+
+# YAML 1.2 core schema, for plain (unquoted) scalars; everything else is a string.
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"^[-+]?[0-9]+$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_SPECIAL_FLOAT = {".inf": float("inf"), ".Inf": float("inf"), ".INF": float("inf"), "+.inf": float("inf"),
+                  "-.inf": float("-inf"), "-.Inf": float("-inf"), "-.INF": float("-inf"),
+                  ".nan": float("nan"), ".NaN": float("nan"), ".NAN": float("nan")}
 
 
-class _Frame:
-    """One open mapping or sequence while scanning events, with the spec path it stands at."""
-
-    __slots__ = ("expect_key", "index", "is_map", "key", "keys", "loc")
-
-    def __init__(self, is_map: bool, loc: Loc):
-        self.is_map = is_map
-        self.expect_key = True
-        self.keys: dict[str, tuple[int, int]] = {}
-        self.loc = loc
-        self.key: str | int = ""
-        self.index = -1
-
-    def child_loc(self, event: events.Event) -> Loc:
-        """Path of the node this event starts (a key stands for the entry it names)."""
-        if not self.is_map:
-            self.index += 1
-            return (*self.loc, self.index)
-        if self.expect_key:
-            self.key = event.value if isinstance(event, events.ScalarEvent) else "?"
-        return (*self.loc, self.key)
-
-
-def _explicit_tag(event: events.NodeEvent) -> bool:
-    """The parser leaves `tag` unset unless the document wrote one (`!!str`, `!foo`)."""
-    return getattr(event, "tag", None) is not None
+def resolve_plain(value: str) -> Any:
+    """What a plain scalar means in YAML 1.2 (core schema)."""
+    if _NULL.match(value):
+        return None
+    if value in _BOOL:
+        return _BOOL[value]
+    if _INT.match(value):
+        return int(value)
+    if value.startswith(("0o", "0x")) and len(value) > 2:
+        try:
+            return int(value[2:], 8 if value[1] == "o" else 16)
+        except ValueError:
+            return value
+    if _FLOAT.match(value):
+        return float(value)
+    return _SPECIAL_FLOAT.get(value, value)
 
 
 def _ambiguity_hint(value: str) -> str:
@@ -165,131 +155,184 @@ def _ambiguity_hint(value: str) -> str:
     return f"quote it ('{value}') for the text, or write the number without a leading zero or colon"
 
 
-def _syntax_error(exc: YAMLError, name: str) -> SpecError:
+def _syntax_error(exc: YAMLError, name: str, text: str = "") -> SpecError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     loc = SourceLocation(name, mark.line + 1, mark.column + 1) if mark is not None else SourceLocation(name)
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
     message = f"{context}: {problem}" if context else str(problem)
-    if "'\\t'" in str(problem):  # a tab where YAML needs indentation: worth its own code and advice
+    if mark is not None and _char_at(text, mark.line, mark.column) == "\t":  # tab where YAML needs indentation
         hint = "indent with spaces; YAML forbids tabs there"
         return SpecError([Diagnostic("E105", "tab character in indentation", loc, hint=hint)])
     return SpecError([Diagnostic("E106", message, loc, hint="check the indentation and quoting around this position")])
 
 
-def _scan_events(text: str, name: str) -> None:
-    problems: list[Diagnostic] = []
-    stack: list[_Frame] = []
-    documents = 0
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.split("\n", line + 1)
+    return lines[line][column:column + 1] if line < len(lines) else ""
+
+
+def _is_plain(event: events.ScalarEvent) -> bool:
+    """Unquoted and not a block scalar (the C parser says '' where the Python one says None)."""
+    return not event.style
+
+
+class _Frame:
+    """One open mapping or sequence while composing, with the spec path it stands at."""
+
+    __slots__ = ("container", "expect_key", "index", "key", "key_mark", "keys", "loc")
+
+    def __init__(self, container: dict[str, Any] | list[Any], loc: Loc):
+        self.container = container
+        self.loc = loc
+        self.expect_key = True
+        self.key: str | None = None  # the key whose value comes next (None: a refused key)
+        self.key_mark = (0, 0)
+        self.keys: dict[str, tuple[int, int]] = {}
+        self.index = -1
+
+
+class _Composer:
+    """Builds plain data and a position table straight from the parser's events, refusing
+    what the spec must not contain on the way. One pass; nothing is expanded or resolved twice."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.problems: list[Diagnostic] = []
+        self.key_pos: dict[Loc, tuple[int, int]] = {}
+        self.value_pos: dict[Loc, tuple[int, int]] = {(): (1, 1)}
+        self.stack: list[_Frame] = []
+        self.root: Any = None
+        self.documents = 0
+
+    def fail(self, code: str, message: str, pos: tuple[int, int], loc: Loc, hint: str,
+             related: tuple[SourceLocation, ...] = ()) -> None:
+        self.problems.append(Diagnostic(code, message, SourceLocation(self.name, *pos), format_path(loc), hint, related=related))
+
+    def feed(self, event: events.Event) -> bool:
+        """Take one event; False to stop (a problem that makes the rest meaningless)."""
+        pos = (event.start_mark.line + 1, event.start_mark.column + 1)
+        if isinstance(event, events.DocumentStartEvent):
+            self.documents += 1
+            if self.documents == 2:
+                self.fail("E109", "the file holds more than one YAML document", pos, (),
+                          "keep one environment per file and remove the '---' separator")
+                return False
+            return True
+        if isinstance(event, events.CollectionEndEvent):
+            self.stack.pop()
+            return True
+        if not isinstance(event, events.NodeEvent):
+            return True
+        parent = self.stack[-1] if self.stack else None
+        if parent is not None and isinstance(parent.container, dict) and parent.expect_key:
+            return self.key(parent, event, pos)
+        return self.value(parent, event, pos)
+
+    def refused(self, event: events.NodeEvent, pos: tuple[int, int], loc: Loc, *, is_key: bool) -> bool | None:
+        """Problems of the node itself. True: stop; False: skip the node; None: fine."""
+        if isinstance(event, events.AliasEvent) or getattr(event, "anchor", None):
+            self.fail("E108", "YAML anchors and aliases are not allowed", pos, loc,
+                      "write the value out; aliases hide what each building block gets")
+            return True
+        if is_key and isinstance(event, events.ScalarEvent) and event.value == "<<" and _is_plain(event):
+            self.fail("E108", "YAML merge keys ('<<') are not allowed", pos, loc,
+                      "write the keys out; merges hide what each building block gets")
+            return True
+        if getattr(event, "tag", None) is not None:
+            shown = str(getattr(event, "tag", "")).replace("tag:yaml.org,2002:", "!!")
+            self.fail("E115", f"explicit YAML tag {shown!r} is not allowed", pos, loc,
+                      "quote the value to make it a string; tags give one line two meanings")
+        elif isinstance(event, events.ScalarEvent) and _is_plain(event) and AMBIGUOUS_PLAIN.match(event.value):
+            self.fail("E114", f"unquoted {event.value!r} means different things in YAML 1.1 and 1.2", pos, loc,
+                      _ambiguity_hint(event.value))
+        return None
+
+    def key(self, parent: _Frame, event: events.NodeEvent, pos: tuple[int, int]) -> bool:
+        parent.expect_key = False
+        parent.key = None
+        if not isinstance(event, events.ScalarEvent):
+            loc: Loc = (*parent.loc, "?")
+            if self.refused(event, pos, loc, is_key=True):
+                return False
+            self.fail("E113", "mapping keys must be plain strings", pos, parent.loc, "write the key as a string")
+            return self.open(event, loc, pos, attach=None)
+        loc = (*parent.loc, event.value)
+        if self.refused(event, pos, loc, is_key=True):
+            return False
+        value = resolve_plain(event.value) if _is_plain(event) else event.value
+        if not isinstance(value, str):
+            shown = "null" if value is None else str(value).lower() if isinstance(value, bool) else event.value
+            self.fail("E113", f"mapping key {shown} is not a string", pos, parent.loc, f"quote it: '{shown}'")
+            return True
+        first = parent.keys.get(value)
+        if first is not None:
+            self.fail("E107", f"duplicate key {value!r} (first defined at line {first[0]})", pos, loc,
+                      "remove one of them; YAML parsers silently keep the last",
+                      related=(SourceLocation(self.name, *first),))
+            return True
+        parent.keys[value] = pos
+        parent.key, parent.key_mark = value, pos
+        return True
+
+    def value(self, parent: _Frame | None, event: events.NodeEvent, pos: tuple[int, int]) -> bool:
+        if parent is None:
+            loc: Loc = ()
+        elif isinstance(parent.container, list):
+            parent.index += 1
+            loc = (*parent.loc, parent.index)
+        else:
+            parent.expect_key = True
+            loc = (*parent.loc, parent.key if parent.key is not None else "?")
+        if self.refused(event, pos, loc, is_key=False):
+            return False
+        keep = parent is None or isinstance(parent.container, list) or parent.key is not None
+        if keep and parent is not None:
+            if isinstance(parent.container, dict):
+                self.key_pos[loc] = parent.key_mark
+            self.value_pos[loc] = pos
+        if isinstance(event, events.ScalarEvent):
+            if keep:
+                self.attach(parent, resolve_plain(event.value) if _is_plain(event) else event.value)
+            return True
+        return self.open(event, loc, pos, attach=parent if keep else None)
+
+    def open(self, event: events.NodeEvent, loc: Loc, pos: tuple[int, int], attach: _Frame | None) -> bool:
+        container: dict[str, Any] | list[Any] = {} if isinstance(event, events.MappingStartEvent) else []
+        if attach is not None or not self.stack:
+            self.attach(attach, container)
+        self.stack.append(_Frame(container, loc))
+        if len(self.stack) > MAX_DEPTH:
+            self.fail("E112", f"nesting deeper than {MAX_DEPTH} levels", pos, loc, "flatten the structure")
+            return False
+        return True
+
+    def attach(self, parent: _Frame | None, value: Any) -> None:
+        if parent is None:
+            self.root = value
+        elif isinstance(parent.container, list):
+            parent.container.append(value)
+        elif parent.key is not None:
+            parent.container[parent.key] = value
+
+
+def _parser() -> YAML:
+    # typ="safe" uses libyaml's C parser when ruamel.yaml.clib is installed (about 10x faster
+    # on large specs); the events, and so the result, are the same as the pure-Python parser's.
+    return YAML(typ="safe")
+
+
+def _compose(text: str, name: str) -> tuple[Any, dict[Loc, tuple[int, int]], dict[Loc, tuple[int, int]]]:
+    composer = _Composer(name)
     try:
-        for event in YAML(typ="rt").parse(io.StringIO(text)):
-            pos = (event.start_mark.line + 1, event.start_mark.column + 1)
-            here = SourceLocation(name, *pos)
-            if isinstance(event, events.DocumentStartEvent):
-                documents += 1
-                if documents == 2:
-                    problems.append(Diagnostic("E109", "the file holds more than one YAML document", here,
-                                               hint="keep one environment per file and remove the '---' separator"))
-                    break
-                continue
-            if not isinstance(event, events.NodeEvent):
-                if isinstance(event, events.CollectionEndEvent) and stack:
-                    stack.pop()
-                continue
-            parent = stack[-1] if stack else None
-            loc = parent.child_loc(event) if parent is not None else ()
-            path = format_path(loc)
-            if isinstance(event, events.AliasEvent) or getattr(event, "anchor", None):
-                problems.append(Diagnostic("E108", "YAML anchors and aliases are not allowed", here, path,
-                                           hint="write the value out; aliases hide what each building block gets"))
+        for event in _parser().parse(io.StringIO(text)):
+            if not composer.feed(event):
                 break
-            if isinstance(event, events.ScalarEvent) and event.value == "<<" and event.style is None and parent is not None \
-                    and parent.is_map and parent.expect_key:
-                problems.append(Diagnostic("E108", "YAML merge keys ('<<') are not allowed", here, path,
-                                           hint="write the keys out; merges hide what each building block gets"))
-                break
-            if _explicit_tag(event):
-                shown = str(getattr(event, "tag", "")).replace("tag:yaml.org,2002:", "!!")
-                problems.append(Diagnostic("E115", f"explicit YAML tag {shown!r} is not allowed", here, path,
-                                           hint="quote the value to make it a string; tags give one line two meanings"))
-            elif isinstance(event, events.ScalarEvent) and event.style is None and AMBIGUOUS_PLAIN.match(event.value):
-                problems.append(Diagnostic("E114", f"unquoted {event.value!r} means different things in YAML 1.1 and 1.2",
-                                           here, path, hint=_ambiguity_hint(event.value)))
-            if parent is not None and parent.is_map:
-                if parent.expect_key and isinstance(event, events.ScalarEvent):
-                    first = parent.keys.get(event.value)
-                    if first is not None:
-                        problems.append(Diagnostic("E107", f"duplicate key {event.value!r} (first defined at line {first[0]})",
-                                                   here, path, related=(SourceLocation(name, *first),),
-                                                   hint="remove one of them; YAML parsers silently keep the last"))
-                    else:
-                        parent.keys[event.value] = pos
-                elif parent.expect_key:
-                    problems.append(Diagnostic("E113", "mapping keys must be plain strings", here, format_path(loc[:-1]),
-                                               hint="write the key as a string"))
-                parent.expect_key = not parent.expect_key
-            if isinstance(event, events.CollectionStartEvent):
-                stack.append(_Frame(isinstance(event, events.MappingStartEvent), loc))
-                if len(stack) > MAX_DEPTH:
-                    problems.append(Diagnostic("E112", f"nesting deeper than {MAX_DEPTH} levels", here, path,
-                                               hint="flatten the structure"))
-                    break
-    except MarkedYAMLError as exc:
-        problems.append(_syntax_error(exc, name).diagnostics[0])
-    except YAMLError as exc:  # pragma: no cover - ruamel raises MarkedYAMLError for syntax
-        problems.append(_syntax_error(exc, name).diagnostics[0])
-    if problems:
-        raise SpecError(problems)
-
-
-# -- pass 3: compose and convert ----------------------------------------------------------------
-
-
-def _compose(text: str, name: str) -> Any:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = True  # already refused, with both lines, by _scan_events
-    try:
-        return yaml.load(text)
     except YAMLError as exc:
-        raise _syntax_error(exc, name) from None
-
-
-def _plain(node: Any, loc: Loc, key_pos: dict[Loc, tuple[int, int]], value_pos: dict[Loc, tuple[int, int]],
-           problems: list[Diagnostic], name: str) -> Any:
-    """ruamel's round-trip objects -> dict/list/str/int/float/bool/None, recording positions."""
-    if isinstance(node, CommentedMap):
-        out: dict[str, Any] = {}
-        for key in node:
-            k_line, k_col = node.lc.key(key)
-            v_line, v_col = node.lc.value(key)
-            if not isinstance(key, str):
-                where = SourceLocation(name, k_line + 1, k_col + 1)
-                shown = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
-                problems.append(Diagnostic("E113", f"mapping key {shown} is not a string", where,
-                                           format_path(loc), hint=f"quote it: '{shown}'"))
-                continue
-            child = (*loc, key)
-            key_pos[child] = (k_line + 1, k_col + 1)
-            value_pos[child] = (v_line + 1, v_col + 1)
-            out[str(key)] = _plain(node[key], child, key_pos, value_pos, problems, name)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for index, item in enumerate(node):
-            line, col = node.lc.item(index)
-            value_pos[(*loc, index)] = (line + 1, col + 1)
-            items.append(_plain(item, (*loc, index), key_pos, value_pos, problems, name))
-        return items
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, (datetime, date)):
-        # Helm (Go YAML) reads an unquoted date as a string: keep the meaning it has there.
-        return node.isoformat()
-    return str(node)
+        composer.problems.append(_syntax_error(exc, name, text).diagnostics[0])
+    if composer.problems:
+        raise SpecError(composer.problems)
+    return composer.root, composer.key_pos, composer.value_pos
 
 
 # -- pydantic errors -> diagnostics --------------------------------------------------------------
