@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +94,11 @@ class Plan:
 
 def plan_write(root: Path, files: dict[str, bytes], spec: str, *, data: Inventory | None = None, force: bool = False,
                allow_data_move: bool = False) -> Plan:
-    """What writing `files` (relative paths) into `root` would do. Never touches the disk."""
+    """What writing `files` (relative paths) into `root` would do. Never touches the disk.
+
+    Reads each output folder once (a listing) instead of probing every file: on large trees the
+    file system calls, not the comparisons, are what costs.
+    """
     plan = Plan(root)
     data = data or {}
     if root.exists() and not root.is_dir():
@@ -103,25 +108,53 @@ def plan_write(root: Path, files: dict[str, bytes], spec: str, *, data: Inventor
     owned = previous.files
     if not allow_data_move:
         plan.conflicts += data_moves(previous.data, data, spec)
-    for rel in files:
-        _check_inside(root, rel)
+    listings = _list_folders(root, {posixpath.dirname(rel) for rel in (*files, *owned)})
     for rel, content in files.items():
-        _plan_file(plan, rel, content, owned.get(rel), force)
+        _plan_file(plan, rel, content, owned.get(rel), force, listings)
     for rel in sorted(set(owned) - set(files)):
-        _plan_removal(plan, rel, owned[rel], force)
-    plan.warnings = _strays(root, files, owned)
+        _plan_removal(plan, rel, owned[rel], force, listings)
+    plan.warnings = _strays(root, files, owned, listings)
     new_manifest = manifest_bytes(Manifest(spec, {rel: digest(files[rel]) for rel in sorted(files)}, data))
     plan.manifest = new_manifest
     plan.manifest_changed = _read(root / MANIFEST) != new_manifest
     return plan
 
 
-def _check_inside(root: Path, rel: str) -> None:
+@dataclass(frozen=True)
+class _Listing:
+    files: frozenset[str]
+    dirs: frozenset[str]
+
+
+def _list_folders(root: Path, folders: set[str]) -> dict[str, _Listing | None]:
+    """Each folder's entries (None: it does not exist yet), after checking it stays inside root."""
     resolved_root = root.resolve()
-    target = (root / rel).resolve()
-    if os.path.isabs(rel) or ".." in Path(rel).parts or resolved_root not in target.parents:
-        raise WriteRefused([Diagnostic("E403", f"refusing to write {rel!r}: it is outside the output directory",
-                                       SourceLocation(str(root)), hint="a symlink or a name in the spec points outside")])
+    out: dict[str, _Listing | None] = {}
+    for folder in sorted(folders):
+        target = (root / folder).resolve()
+        inside = target == resolved_root or resolved_root in target.parents
+        if os.path.isabs(folder) or ".." in folder.split("/") or not inside:
+            raise WriteRefused([Diagnostic("E403", f"refusing to write into {folder!r}: it is outside the output directory",
+                                           SourceLocation(str(root)), hint="a symlink or a name in the spec points outside")])
+        try:
+            with os.scandir(root / folder) as entries:
+                files: set[str] = set()
+                dirs: set[str] = set()
+                for entry in entries:
+                    (dirs if entry.is_dir() else files).add(entry.name)
+            out[folder] = _Listing(frozenset(files), frozenset(dirs))
+        except (FileNotFoundError, NotADirectoryError):
+            out[folder] = None
+    return out
+
+
+def _exists(listings: dict[str, _Listing | None], rel: str) -> str:
+    """'file', 'dir' or '' for a path, from the folder listings."""
+    folder, name = posixpath.split(rel)
+    listing = listings.get(folder)
+    if listing is None:
+        return ""
+    return "file" if name in listing.files else "dir" if name in listing.dirs else ""
 
 
 def _read(path: Path) -> bytes | None:
@@ -131,13 +164,15 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-def _plan_file(plan: Plan, rel: str, content: bytes, owned_hash: str | None, force: bool) -> None:
+def _plan_file(plan: Plan, rel: str, content: bytes, owned_hash: str | None, force: bool,
+               listings: dict[str, _Listing | None]) -> None:
     path = plan.root / rel
-    if path.is_dir():
+    kind = _exists(listings, rel)
+    if kind == "dir":
         plan.conflicts.append(Diagnostic("E402", f"a directory is in the way of {rel}", SourceLocation(str(path)),
                                          hint="move it away; govstack-gen never deletes what it does not own"))
         return
-    disk = _read(path)
+    disk = _read(path) if kind == "file" else None
     if disk is None:
         plan.create[rel] = content
     elif disk == content:
@@ -152,9 +187,9 @@ def _plan_file(plan: Plan, rel: str, content: bytes, owned_hash: str | None, for
         plan.update[rel] = content
 
 
-def _plan_removal(plan: Plan, rel: str, owned_hash: str, force: bool) -> None:
+def _plan_removal(plan: Plan, rel: str, owned_hash: str, force: bool, listings: dict[str, _Listing | None]) -> None:
     path = plan.root / rel
-    disk = _read(path)
+    disk = _read(path) if _exists(listings, rel) == "file" else None
     if disk is None:
         return
     if digest(disk) != owned_hash and not force:
@@ -164,19 +199,18 @@ def _plan_removal(plan: Plan, rel: str, owned_hash: str, force: bool) -> None:
     plan.delete.append(rel)
 
 
-def _strays(root: Path, files: dict[str, bytes], owned: dict[str, str]) -> list[Diagnostic]:
+def _strays(root: Path, files: dict[str, bytes], owned: dict[str, str],
+            listings: dict[str, _Listing | None]) -> list[Diagnostic]:
     """Files in generated folders that nobody owns: kustomize ignores them, Flux may not."""
-    folders = {str(Path(rel).parent) for rel in files}
+    folders = {posixpath.dirname(rel) for rel in files}
     known = set(files) | set(owned)
     out = []
     for folder in sorted(folders):
-        directory = root / folder
-        if not directory.is_dir():
-            continue
-        for entry in sorted(directory.iterdir()):
-            rel = f"{folder}/{entry.name}"
-            if entry.is_file() and rel not in known:
+        listing = listings.get(folder)
+        for name in sorted(listing.files if listing else ()):
+            rel = f"{folder}/{name}"
+            if rel not in known:
                 out.append(Diagnostic("E402", f"{rel} is in a generated folder but not owned by govstack-gen",
-                                      SourceLocation(str(entry)), severity="warning",
+                                      SourceLocation(str(root / rel)), severity="warning",
                                       hint="left alone; move it out of the generated folders"))
     return out

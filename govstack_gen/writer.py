@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 from govstack_gen.diff import MANIFEST, Plan
 from govstack_gen.errors import WriteRefused
@@ -49,12 +50,13 @@ def apply_plan(plan: Plan) -> None:
     recover(root)
     txn = root / TXN
     staged = txn / "files"
+    staged.mkdir(parents=True)
     writes = {**plan.create, **plan.update, MANIFEST: plan.manifest}
-    for rel, content in writes.items():
-        target = staged / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-    journal = {"write": sorted(writes), "delete": sorted(plan.delete)}
+    # Staged flat, by number: no folder tree to build and remove again.
+    moves = [(f"{index:06d}", rel) for index, rel in enumerate(sorted(writes))]
+    for name, rel in moves:
+        (staged / name).write_bytes(writes[rel])
+    journal: dict[str, list[Any]] = {"write": moves, "delete": sorted(plan.delete)}
     pending = txn / "COMMIT.tmp"
     with pending.open("w", encoding="utf-8") as handle:
         json.dump(journal, handle)
@@ -64,14 +66,17 @@ def apply_plan(plan: Plan) -> None:
     _roll_forward(root, journal)
 
 
-def _roll_forward(root: Path, journal: dict[str, list[str]]) -> None:
+def _roll_forward(root: Path, journal: dict[str, list[Any]]) -> None:
     """Idempotent: safe to run again if it is itself interrupted."""
     staged = root / TXN / "files"
-    for rel in journal["write"]:
-        source = staged / rel
+    made: set[Path] = set()
+    for name, rel in journal["write"]:
+        source = staged / name
         if source.exists():
             target = root / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
             os.replace(source, target)
     for rel in journal["delete"]:
         target = root / rel
