@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from govstack_gen.errors import Diagnostic, SourceLocation, WriteRefused
+from govstack_gen.fsio import read_file
 from govstack_gen.render.layout import MANIFEST_DIR
 from govstack_gen.safety import Inventory, data_moves
 
@@ -116,7 +117,7 @@ def plan_write(root: Path, files: dict[str, bytes], spec: str, *, data: Inventor
     plan.warnings = _strays(root, files, owned, listings)
     new_manifest = manifest_bytes(Manifest(spec, {rel: digest(files[rel]) for rel in sorted(files)}, data))
     plan.manifest = new_manifest
-    plan.manifest_changed = _read(root / MANIFEST) != new_manifest
+    plan.manifest_changed = read_file(root / MANIFEST) != new_manifest
     return plan
 
 
@@ -157,13 +158,6 @@ def _exists(listings: dict[str, _Listing | None], rel: str) -> str:
     return "file" if name in listing.files else "dir" if name in listing.dirs else ""
 
 
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
 def _plan_file(plan: Plan, rel: str, content: bytes, owned_hash: str | None, force: bool,
                listings: dict[str, _Listing | None]) -> None:
     path = plan.root / rel
@@ -172,7 +166,7 @@ def _plan_file(plan: Plan, rel: str, content: bytes, owned_hash: str | None, for
         plan.conflicts.append(Diagnostic("E402", f"a directory is in the way of {rel}", SourceLocation(str(path)),
                                          hint="move it away; govstack-gen never deletes what it does not own"))
         return
-    disk = _read(path) if kind == "file" else None
+    disk = read_file(path) if kind == "file" else None
     if disk is None:
         plan.create[rel] = content
     elif disk == content:
@@ -189,7 +183,7 @@ def _plan_file(plan: Plan, rel: str, content: bytes, owned_hash: str | None, for
 
 def _plan_removal(plan: Plan, rel: str, owned_hash: str, force: bool, listings: dict[str, _Listing | None]) -> None:
     path = plan.root / rel
-    disk = _read(path) if _exists(listings, rel) == "file" else None
+    disk = read_file(path) if _exists(listings, rel) == "file" else None
     if disk is None:
         return
     if digest(disk) != owned_hash and not force:

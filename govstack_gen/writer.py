@@ -21,6 +21,7 @@ from typing import Any
 
 from govstack_gen.diff import MANIFEST, Plan
 from govstack_gen.errors import WriteRefused
+from govstack_gen.fsio import write_file
 from govstack_gen.render.layout import MANIFEST_DIR
 
 __all__ = ["apply_plan", "recover"]
@@ -55,7 +56,7 @@ def apply_plan(plan: Plan) -> None:
     # Staged flat, by number: no folder tree to build and remove again.
     moves = [(f"{index:06d}", rel) for index, rel in enumerate(sorted(writes))]
     for name, rel in moves:
-        (staged / name).write_bytes(writes[rel])
+        write_file(staged / name, writes[rel])
     journal: dict[str, list[Any]] = {"write": moves, "delete": sorted(plan.delete)}
     pending = txn / "COMMIT.tmp"
     with pending.open("w", encoding="utf-8") as handle:

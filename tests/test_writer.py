@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from govstack_gen import writer
 from govstack_gen.cli import main
 from govstack_gen.diff import MANIFEST
 from helpers import CASES, read_tree
@@ -126,15 +127,15 @@ def test_interrupted_write_leaves_the_previous_tree(out: Path, tmp_path: Path, m
     spec = tmp_path / "environment.yaml"
     spec.write_text(SPEC.read_text().replace('version: "1.9.0"', 'version: "1.9.1"').replace("interval: 5m", "interval: 7m"))
     calls = {"n": 0}
-    real = Path.write_bytes
+    real = writer.write_file
 
-    def failing_write(self: Path, data: bytes) -> int:
+    def failing_write(path: Path, data: bytes) -> None:
         calls["n"] += 1
         if calls["n"] == 10:
             raise OSError(28, "No space left on device")
-        return real(self, data)
+        real(path, data)
 
-    monkeypatch.setattr(Path, "write_bytes", failing_write)
+    monkeypatch.setattr(writer, "write_file", failing_write)
     assert render(spec, out) == 1  # an OSError mid-write: reported, not a traceback
     monkeypatch.undo()
     after = read_tree(out)

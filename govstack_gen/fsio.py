@@ -1,0 +1,39 @@
+"""Whole-file reads and writes with plain os calls, for the planner and the writer.
+
+The buffered `open()` adds system calls (fstat, ioctl, lseek) that on some virtual disks cost
+more than the write itself: measured here, 12,000 small files took 0.4-0.6 s this way against
+1-5 s through `open()`. Large trees are thousands of small files, so it matters.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["read_file", "write_file"]
+
+
+def write_file(path: Path, content: bytes) -> None:
+    """Create or replace the file with exactly these bytes."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+def read_file(path: Path) -> bytes | None:
+    """The file's bytes, or None if there is no such file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
