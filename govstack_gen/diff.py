@@ -125,28 +125,52 @@ def plan_write(root: Path, files: dict[str, bytes], spec: str, *, data: Inventor
 class _Listing:
     files: frozenset[str]
     dirs: frozenset[str]
+    links: frozenset[str]  # entries that are symbolic links (to folders or anything else)
 
 
 def _list_folders(root: Path, folders: set[str]) -> dict[str, _Listing | None]:
-    """Each folder's entries (None: it does not exist yet), after checking it stays inside root."""
-    resolved_root = root.resolve()
+    """Each folder's entries (None: it does not exist yet), walking down from the root so that a
+    symbolic link on the way out of the tree is seen in its parent's listing (no per-path
+    realpath)."""
+    wanted = {""}
+    for folder in folders:
+        if os.path.isabs(folder) or ".." in folder.split("/"):
+            raise _outside(root, folder)
+        while folder:
+            wanted.add(folder)
+            folder = posixpath.dirname(folder)
     out: dict[str, _Listing | None] = {}
-    for folder in sorted(folders):
-        target = (root / folder).resolve()
-        inside = target == resolved_root or resolved_root in target.parents
-        if os.path.isabs(folder) or ".." in folder.split("/") or not inside:
-            raise WriteRefused([Diagnostic("E403", f"refusing to write into {folder!r}: it is outside the output directory",
-                                           SourceLocation(str(root)), hint="a symlink or a name in the spec points outside")])
-        try:
-            with os.scandir(root / folder) as entries:
-                files: set[str] = set()
-                dirs: set[str] = set()
-                for entry in entries:
-                    (dirs if entry.is_dir() else files).add(entry.name)
-            out[folder] = _Listing(frozenset(files), frozenset(dirs))
-        except (FileNotFoundError, NotADirectoryError):
-            out[folder] = None
+    for folder in sorted(wanted, key=lambda f: (f.count("/"), f)):
+        if folder:
+            parent = out[posixpath.dirname(folder)]
+            name = posixpath.basename(folder)
+            if parent is not None and name in parent.links:
+                raise _outside(root, folder)
+            if parent is None or name not in parent.dirs:
+                out[folder] = None
+                continue
+        out[folder] = _scan(root / folder)
     return out
+
+
+def _scan(directory: Path) -> _Listing | None:
+    try:
+        with os.scandir(directory) as entries:
+            files: set[str] = set()
+            dirs: set[str] = set()
+            links: set[str] = set()
+            for entry in entries:
+                if entry.is_symlink():
+                    links.add(entry.name)
+                (dirs if entry.is_dir() else files).add(entry.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return _Listing(frozenset(files), frozenset(dirs), frozenset(links))
+
+
+def _outside(root: Path, folder: str) -> WriteRefused:
+    return WriteRefused([Diagnostic("E403", f"refusing to write into {folder!r}: it is outside the output directory",
+                                    SourceLocation(str(root)), hint="a symlink or a name in the spec points outside")])
 
 
 def _exists(listings: dict[str, _Listing | None], rel: str) -> str:
