@@ -11,15 +11,23 @@ import os
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from govstack_gen.errors import Diagnostic, SourceLocation, WriteRefused
 from govstack_gen.fsio import read_file
 from govstack_gen.render.layout import MANIFEST_DIR
-from govstack_gen.safety import Inventory, data_moves
 
-__all__ = ["MANIFEST", "Manifest", "Plan", "digest", "manifest_bytes", "plan_write", "read_manifest"]
+__all__ = [
+    "INPUTS", "MANIFEST", "Manifest", "Plan", "digest", "inputs_digest", "manifest_bytes", "plan_write", "read_manifest",
+    "stray_warnings", "unchanged_since",
+]
+
+if TYPE_CHECKING:
+    from govstack_gen.safety import Inventory
 
 MANIFEST = f"{MANIFEST_DIR}/manifest.json"
+# What the last render was made from: the spec's bytes and name and the code of govstack-gen.
+INPUTS = f"{MANIFEST_DIR}/inputs"
 MANIFEST_FORMAT = 1
 
 
@@ -65,6 +73,44 @@ def read_manifest(root: Path) -> Manifest | None:
                                    "cannot tell its files from yours")])
 
 
+def _code_fingerprint() -> bytes:
+    """The package's own source: output is a function of the spec and of this code only."""
+    package = Path(__file__).resolve().parent
+    sha = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        sha.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return sha.digest()
+
+
+def inputs_digest(spec_bytes: bytes, spec_name: str) -> str:
+    return digest(_code_fingerprint() + spec_name.encode() + b"\0" + spec_bytes)
+
+
+def unchanged_since(root: Path, inputs: str) -> dict[str, str] | None:
+    """The owned files, if the tree in `root` is exactly what these inputs rendered last
+    time (same spec bytes and code, no file edited, added by us or missing, nothing pending);
+    else None. Lets an unchanged re-render skip validation and rendering altogether."""
+    if read_file(root / INPUTS) != inputs.encode() or (root / MANIFEST_DIR / "txn").exists():
+        return None
+    try:
+        manifest = read_manifest(root)
+    except WriteRefused:
+        return None
+    if manifest is None:
+        return None
+    for rel, expected in manifest.files.items():
+        content = read_file(root / rel)
+        if content is None or digest(content) != expected:
+            return None
+    return manifest.files
+
+
+def stray_warnings(root: Path, owned: dict[str, str]) -> list[Diagnostic]:
+    """Files in generated folders that govstack-gen does not own (warnings, left alone)."""
+    listings = _list_folders(root, {posixpath.dirname(rel) for rel in owned})
+    return _strays(root, owned, owned, listings)
+
+
 @dataclass
 class Plan:
     root: Path
@@ -76,6 +122,8 @@ class Plan:
     warnings: list[Diagnostic] = field(default_factory=list)
     manifest: bytes = b""
     manifest_changed: bool = False
+    inputs: bytes = b""  # what rendered this tree; not part of the tree (--check ignores it)
+    inputs_changed: bool = False
 
     @property
     def changed(self) -> bool:
@@ -93,8 +141,8 @@ class Plan:
         return lines
 
 
-def plan_write(root: Path, files: dict[str, bytes], spec: str, *, data: Inventory | None = None, force: bool = False,
-               allow_data_move: bool = False) -> Plan:
+def plan_write(root: Path, files: dict[str, bytes], spec: str, *, data: Inventory | None = None, inputs: str = "",
+               force: bool = False, allow_data_move: bool = False) -> Plan:
     """What writing `files` (relative paths) into `root` would do. Never touches the disk.
 
     Reads each output folder once (a listing) instead of probing every file: on large trees the
@@ -108,6 +156,8 @@ def plan_write(root: Path, files: dict[str, bytes], spec: str, *, data: Inventor
     previous = (read_manifest(root) if root.is_dir() else None) or Manifest(spec, {})
     owned = previous.files
     if not allow_data_move:
+        from govstack_gen.safety import data_moves  # the models: not needed by the fast path
+
         plan.conflicts += data_moves(previous.data, data, spec)
     listings = _list_folders(root, {posixpath.dirname(rel) for rel in (*files, *owned)})
     for rel, content in files.items():
@@ -118,6 +168,8 @@ def plan_write(root: Path, files: dict[str, bytes], spec: str, *, data: Inventor
     new_manifest = manifest_bytes(Manifest(spec, {rel: digest(files[rel]) for rel in sorted(files)}, data))
     plan.manifest = new_manifest
     plan.manifest_changed = read_file(root / MANIFEST) != new_manifest
+    plan.inputs = inputs.encode()
+    plan.inputs_changed = bool(inputs) and read_file(root / INPUTS) != plan.inputs
     return plan
 
 
@@ -217,7 +269,7 @@ def _plan_removal(plan: Plan, rel: str, owned_hash: str, force: bool, listings: 
     plan.delete.append(rel)
 
 
-def _strays(root: Path, files: dict[str, bytes], owned: dict[str, str],
+def _strays(root: Path, files: dict[str, bytes] | dict[str, str], owned: dict[str, str],
             listings: dict[str, _Listing | None]) -> list[Diagnostic]:
     """Files in generated folders that nobody owns: kustomize ignores them, Flux may not."""
     folders = {posixpath.dirname(rel) for rel in files}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from govstack_gen.render import render_files
+from govstack_gen.render.targets import render_files
 from govstack_gen.resolve import Resolved, resolve
 from govstack_gen.spec.checks import check_environment
-from govstack_gen.spec.load import load_environment
+from govstack_gen.spec.validate import load_environment
 
 __all__ = ["load_and_resolve", "render_spec"]
 

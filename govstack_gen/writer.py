@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from govstack_gen.diff import MANIFEST, Plan
+from govstack_gen.diff import INPUTS, MANIFEST, Plan
 from govstack_gen.errors import WriteRefused
 from govstack_gen.fsio import write_file
 from govstack_gen.render.layout import MANIFEST_DIR
@@ -45,14 +45,20 @@ def recover(root: Path) -> bool:
 def apply_plan(plan: Plan) -> None:
     if plan.conflicts:
         raise WriteRefused(plan.conflicts)
-    if not plan.changed:
-        return
     root = plan.root
+    if not plan.changed:
+        if plan.inputs_changed:  # same tree from other inputs (a new govstack-gen): note it atomically
+            (root / MANIFEST_DIR).mkdir(parents=True, exist_ok=True)
+            write_file(root / f"{INPUTS}.tmp", plan.inputs)
+            os.replace(root / f"{INPUTS}.tmp", root / INPUTS)
+        return
     recover(root)
     txn = root / TXN
     staged = txn / "files"
     staged.mkdir(parents=True)
     writes = {**plan.create, **plan.update, MANIFEST: plan.manifest}
+    if plan.inputs:
+        writes[INPUTS] = plan.inputs
     # Staged flat, by number: no folder tree to build and remove again.
     moves = [(f"{index:06d}", rel) for index, rel in enumerate(sorted(writes))]
     for name, rel in moves:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from govstack_gen.pipeline import load_and_resolve
-from govstack_gen.render import render_files
+from govstack_gen.render.targets import render_files
 from helpers import EXAMPLES, ROOT, kustomize_build, validate_object, write_tree
 
 SPECS = sorted(EXAMPLES.glob("*/environment.yaml"))

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from govstack_gen.pipeline import load_and_resolve
-from govstack_gen.render import render_files
+from govstack_gen.render.targets import render_files
 from govstack_gen.resolve import Resolved, deep_merge
 from helpers import CASES, EXAMPLES, kustomize_build, validate_object, write_tree
 

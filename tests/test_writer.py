@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from govstack_gen import writer
 from govstack_gen.cli import main
-from govstack_gen.diff import MANIFEST
+from govstack_gen.diff import INPUTS, MANIFEST
 from helpers import CASES, read_tree
 
 SPEC = CASES / "valid" / "overrides" / "environment.yaml"
@@ -41,7 +43,7 @@ def test_second_render_changes_nothing_and_rewrites_nothing(out: Path, capsys: p
 
 def test_manifest_records_every_file_with_its_hash(out: Path) -> None:
     manifest = json.loads((out / MANIFEST).read_text())
-    files = {rel for rel in read_tree(out) if rel != MANIFEST}
+    files = {rel for rel in read_tree(out) if rel not in (MANIFEST, INPUTS)}
     assert set(manifest["files"]) == files
     assert all(value.startswith("sha256:") and len(value) == 71 for value in manifest["files"].values())
 
@@ -197,3 +199,31 @@ def test_default_output_is_the_spec_folder_joined_with_gitops_path(tmp_path: Pat
     shutil.copy(SPEC, tmp_path / "environment.yaml")
     assert main(["render", str(tmp_path / "environment.yaml")]) == 0
     assert (tmp_path / "envs" / "overrides" / "clusters" / "dev" / "kustomization.yaml").exists()
+
+
+def test_unchanged_rerender_skips_validation_and_rendering(out: Path) -> None:
+    code = (
+        "import sys\nfrom govstack_gen.cli import main\n"
+        f"assert main(['render', {str(SPEC)!r}, '--output', {str(out)!r}]) == 0\n"
+        f"assert main(['render', {str(SPEC)!r}, '--output', {str(out)!r}, '--check']) == 0\n"
+        "assert 'pydantic' not in sys.modules, 'the fast path must not load the models'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_new_inputs_with_the_same_tree_only_update_the_inputs(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (out / INPUTS).write_text("sha256:from-an-older-govstack-gen")
+    before = {rel: data for rel, data in read_tree(out).items() if rel != INPUTS}
+    capsys.readouterr()
+    assert render(SPEC, out) == 0
+    assert "nothing changed" in capsys.readouterr().err
+    assert {rel: data for rel, data in read_tree(out).items() if rel != INPUTS} == before
+    assert (out / INPUTS).read_text().startswith("sha256:") and "older" not in (out / INPUTS).read_text()
+    assert render(SPEC, out, "--check") == 0
+
+
+def test_the_fast_path_still_sees_a_deleted_file(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (out / RELEASE).unlink()
+    capsys.readouterr()
+    assert render(SPEC, out, "--check") == 1
+    assert f"create  {RELEASE}" in capsys.readouterr().out

@@ -1,6 +1,7 @@
-"""Load `environment.yaml` into an `Environment`, or raise `SpecError` with every problem found.
+"""Read `environment.yaml` into plain data with positions, or raise `SpecError` with every
+problem found. No models here (so it loads fast); `spec.validate` checks the data against them.
 
-Three passes, each refusing what the next one would get wrong:
+Passes, each refusing what the next one would get wrong:
 1. bytes: size, BOM, NUL, UTF-8;
 2. YAML events: syntax (tabs in indentation among it), anchors/aliases/merge keys (alias
    bombs), tags, several documents, duplicate keys, nesting depth, YAML 1.1 ambiguities; done on
@@ -11,24 +12,18 @@ Three passes, each refusing what the next one would get wrong:
 
 from __future__ import annotations
 
-import difflib
 import io
 import re
-import types
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML, events
 from ruamel.yaml.error import YAMLError
 
 from govstack_gen.errors import Diagnostic, SourceLocation, SpecError, format_path
-from govstack_gen.spec.model import Environment
 
-__all__ = ["MAX_SPEC_BYTES", "SpecDocument", "load_environment", "parse_document", "validate_document"]
+__all__ = ["MAX_SPEC_BYTES", "SpecDocument", "parse_document", "read_spec", "resolve_plain"]
 
 MAX_SPEC_BYTES = 2 * 1024 * 1024  # a spec is a few hundred lines; more is a mistake or an attack
 MAX_DEPTH = 64
@@ -60,17 +55,14 @@ class SpecDocument:
         return SourceLocation(self.name, line, col)
 
 
-def load_environment(path: Path, display_name: str | None = None) -> tuple[Environment, SpecDocument]:
-    """Read, parse and validate a spec file. Raises SpecError with every problem found."""
-    name = display_name or path.name
+def read_spec(path: Path, name: str) -> bytes:
+    """The spec's bytes (one more than the size limit at most, so _decode can refuse it)."""
     try:
         with path.open("rb") as handle:
-            raw = handle.read(MAX_SPEC_BYTES + 1)
+            return handle.read(MAX_SPEC_BYTES + 1)
     except OSError as exc:
         raise SpecError([Diagnostic("E101", f"cannot read the spec: {exc.strerror or exc}", SourceLocation(name),
                                     hint="check the path and the file's permissions")]) from None
-    doc = parse_document(raw, name)
-    return validate_document(doc), doc
 
 
 def parse_document(raw: bytes, name: str) -> SpecDocument:
@@ -80,13 +72,6 @@ def parse_document(raw: bytes, name: str) -> SpecDocument:
         raise SpecError([Diagnostic("E111", "the spec must be a YAML mapping (apiVersion, kind, ...)", SourceLocation(name, 1, 1),
                                     hint="start from examples/sandbox-k3s/environment.yaml")])
     return SpecDocument(name, data, key_pos, value_pos)
-
-
-def validate_document(doc: SpecDocument) -> Environment:
-    try:
-        return Environment.model_validate(doc.data)
-    except ValidationError as exc:
-        raise SpecError([_diagnostic(err, doc) for err in exc.errors(include_url=False)]) from None
 
 
 # -- pass 1: bytes ------------------------------------------------------------------------------
@@ -333,120 +318,3 @@ def _compose(text: str, name: str) -> tuple[Any, dict[Loc, tuple[int, int]], dic
     if composer.problems:
         raise SpecError(composer.problems)
     return composer.root, composer.key_pos, composer.value_pos
-
-
-# -- pydantic errors -> diagnostics --------------------------------------------------------------
-
-_TYPE_CODES = {
-    "extra_forbidden": "E201",
-    "missing": "E202",
-    "literal_error": "E204",
-    "enum": "E204",
-    "union_tag_invalid": "E204",
-    "string_pattern_mismatch": "E204",
-    "too_short": "E213",
-    "too_long": "E213",
-    "string_too_short": "E204",
-    "greater_than_equal": "E213",
-    "less_than_equal": "E213",
-}
-
-
-def _diagnostic(err: ErrorDetails, doc: SpecDocument) -> Diagnostic:
-    loc = _data_loc(doc.data, err["loc"])
-    kind = err["type"]
-    ctx = err.get("ctx") or {}
-    hint = ""
-    if kind.startswith("gsg_"):
-        code, message, hint = kind[4:], str(ctx.get("message", err["msg"])), str(ctx.get("hint", ""))
-    elif kind == "extra_forbidden":
-        code, message = "E201", f"unknown field {loc[-1]!r}"
-        allowed = _allowed_keys(err["loc"][:-1])
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
-        close = close or [a for a in allowed if a.lower() == str(loc[-1]).lower()]
-        hint = f"did you mean {close[0]!r}?" if close else ("allowed fields: " + ", ".join(allowed) if allowed else "")
-        return Diagnostic(code, message, doc.location(loc, key=True), format_path(loc), hint)
-    elif kind == "missing":
-        code, message = "E202", f"missing required field {loc[-1]!r}"
-        return Diagnostic(code, message, doc.location(loc[:-1], key=True) if loc[:-1] else SourceLocation(doc.name, 1, 1),
-                          format_path(loc), hint=f"add '{loc[-1]}:' here")
-    else:
-        code = _TYPE_CODES.get(kind, "E203")
-        message = err["msg"][:1].lower() + err["msg"][1:]
-        if code == "E203":
-            message = f"{message}, got {_describe(err.get('input'))}"
-            if kind == "string_type" and isinstance(err.get("input"), (int, float, bool)):
-                hint = "quote the value so YAML reads it as a string"
-    return Diagnostic(code, message, doc.location(loc), format_path(loc), hint)
-
-
-def _describe(value: Any) -> str:
-    kinds = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
-    return kinds.get(type(value), "null" if value is None else type(value).__name__)
-
-
-def _data_loc(data: Any, loc: tuple[str | int, ...]) -> Loc:
-    """Drop the parts pydantic adds that are not in the document (union tags, validator names)."""
-    out: list[str | int] = []
-    node = data
-    for index, part in enumerate(loc):
-        last = index == len(loc) - 1
-        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        if (isinstance(node, dict) and part in node) or in_list:
-            out.append(part)
-            node = node[part]
-        elif last and isinstance(part, str):
-            out.append(part)  # a missing or unknown key: the parent is in the document
-        # else: a union tag such as 'RepoChart': not part of the document
-    return tuple(out)
-
-
-def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
-    """The YAML keys the model accepts at pydantic's `loc` (with union tags), for hints."""
-    target: Any = Environment
-    for part in loc:
-        target = _step(target, part)
-        if target is None:
-            return []
-    keys: list[str] = []
-    for model in _models_of(target):
-        keys += [info.alias or field for field, info in model.model_fields.items() if (info.alias or field) not in keys]
-    return keys
-
-
-def _step(annotation: Any, part: str | int) -> Any:
-    models = _models_of(annotation)
-    chosen = [m for m in models if m.__name__ == part or part in _type_tags(m)]
-    if len(models) > 1 and chosen:
-        return chosen[0]  # a tag of a discriminated union names the variant pydantic chose
-    for model in models:
-        for field, info in model.model_fields.items():
-            if (info.alias or field) == part:
-                return info.annotation
-    for arg in _union_args(annotation):
-        origin = typing.get_origin(arg)
-        args = typing.get_args(arg)
-        if origin is list and isinstance(part, int):
-            return args[0]
-        if origin is dict and isinstance(part, str):
-            return args[1]
-    return None
-
-
-def _type_tags(model: type[BaseModel]) -> tuple[Any, ...]:
-    """The literal values of a model's `type` field: the tags of a union discriminated by type."""
-    field = model.model_fields.get("type")
-    return typing.get_args(field.annotation) if field is not None else ()
-
-
-def _union_args(annotation: Any) -> list[Any]:
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    args = typing.get_args(annotation)
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return [a for arg in args for a in _union_args(arg)]
-    return [annotation]
-
-
-def _models_of(annotation: Any) -> list[type[BaseModel]]:
-    return [a for a in _union_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]

@@ -1,0 +1,150 @@
+"""Validate the plain data of a spec against the models, mapping pydantic's errors back to
+`file:line:col`, the spec path, and a hint (did-you-mean for unknown keys)."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from govstack_gen.errors import Diagnostic, SourceLocation, SpecError, format_path
+from govstack_gen.spec.load import Loc, SpecDocument, parse_document, read_spec
+from govstack_gen.spec.model import Environment
+
+__all__ = ["load_environment", "validate_document"]
+
+
+def load_environment(path: Path, display_name: str | None = None) -> tuple[Environment, SpecDocument]:
+    """Read, parse and validate a spec file. Raises SpecError with every problem found."""
+    name = display_name or path.name
+    doc = parse_document(read_spec(path, name), name)
+    return validate_document(doc), doc
+
+
+def validate_document(doc: SpecDocument) -> Environment:
+    try:
+        return Environment.model_validate(doc.data)
+    except ValidationError as exc:
+        raise SpecError([_diagnostic(err, doc) for err in exc.errors(include_url=False)]) from None
+
+
+# -- pydantic errors -> diagnostics --------------------------------------------------------------
+
+_TYPE_CODES = {
+    "extra_forbidden": "E201",
+    "missing": "E202",
+    "literal_error": "E204",
+    "enum": "E204",
+    "union_tag_invalid": "E204",
+    "string_pattern_mismatch": "E204",
+    "too_short": "E213",
+    "too_long": "E213",
+    "string_too_short": "E204",
+    "greater_than_equal": "E213",
+    "less_than_equal": "E213",
+}
+
+
+def _diagnostic(err: ErrorDetails, doc: SpecDocument) -> Diagnostic:
+    loc = _data_loc(doc.data, err["loc"])
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    hint = ""
+    if kind.startswith("gsg_"):
+        code, message, hint = kind[4:], str(ctx.get("message", err["msg"])), str(ctx.get("hint", ""))
+    elif kind == "extra_forbidden":
+        code, message = "E201", f"unknown field {loc[-1]!r}"
+        allowed = _allowed_keys(err["loc"][:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        close = close or [a for a in allowed if a.lower() == str(loc[-1]).lower()]
+        hint = f"did you mean {close[0]!r}?" if close else ("allowed fields: " + ", ".join(allowed) if allowed else "")
+        return Diagnostic(code, message, doc.location(loc, key=True), format_path(loc), hint)
+    elif kind == "missing":
+        code, message = "E202", f"missing required field {loc[-1]!r}"
+        return Diagnostic(code, message, doc.location(loc[:-1], key=True) if loc[:-1] else SourceLocation(doc.name, 1, 1),
+                          format_path(loc), hint=f"add '{loc[-1]}:' here")
+    else:
+        code = _TYPE_CODES.get(kind, "E203")
+        message = err["msg"][:1].lower() + err["msg"][1:]
+        if code == "E203":
+            message = f"{message}, got {_describe(err.get('input'))}"
+            if kind == "string_type" and isinstance(err.get("input"), (int, float, bool)):
+                hint = "quote the value so YAML reads it as a string"
+    return Diagnostic(code, message, doc.location(loc), format_path(loc), hint)
+
+
+def _describe(value: Any) -> str:
+    kinds = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
+    return kinds.get(type(value), "null" if value is None else type(value).__name__)
+
+
+def _data_loc(data: Any, loc: tuple[str | int, ...]) -> Loc:
+    """Drop the parts pydantic adds that are not in the document (union tags, validator names)."""
+    out: list[str | int] = []
+    node = data
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if (isinstance(node, dict) and part in node) or in_list:
+            out.append(part)
+            node = node[part]
+        elif last and isinstance(part, str):
+            out.append(part)  # a missing or unknown key: the parent is in the document
+        # else: a union tag such as 'RepoChart': not part of the document
+    return tuple(out)
+
+
+def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """The YAML keys the model accepts at pydantic's `loc` (with union tags), for hints."""
+    target: Any = Environment
+    for part in loc:
+        target = _step(target, part)
+        if target is None:
+            return []
+    keys: list[str] = []
+    for model in _models_of(target):
+        keys += [info.alias or field for field, info in model.model_fields.items() if (info.alias or field) not in keys]
+    return keys
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    models = _models_of(annotation)
+    chosen = [m for m in models if m.__name__ == part or part in _type_tags(m)]
+    if len(models) > 1 and chosen:
+        return chosen[0]  # a tag of a discriminated union names the variant pydantic chose
+    for model in models:
+        for field, info in model.model_fields.items():
+            if (info.alias or field) == part:
+                return info.annotation
+    for arg in _union_args(annotation):
+        origin = typing.get_origin(arg)
+        args = typing.get_args(arg)
+        if origin is list and isinstance(part, int):
+            return args[0]
+        if origin is dict and isinstance(part, str):
+            return args[1]
+    return None
+
+
+def _type_tags(model: type[BaseModel]) -> tuple[Any, ...]:
+    """The literal values of a model's `type` field: the tags of a union discriminated by type."""
+    field = model.model_fields.get("type")
+    return typing.get_args(field.annotation) if field is not None else ()
+
+
+def _union_args(annotation: Any) -> list[Any]:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [a for arg in args for a in _union_args(arg)]
+    return [annotation]
+
+
+def _models_of(annotation: Any) -> list[type[BaseModel]]:
+    return [a for a in _union_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
