@@ -10,11 +10,14 @@ import argparse
 import posixpath
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from govstack_gen import __version__
-from govstack_gen.errors import ExitStatus, GenError
+
+if TYPE_CHECKING:  # imported when a command runs: `--help` pays for argparse only
+    from pathlib import Path
+
+    from govstack_gen.errors import ExitStatus
 
 __all__ = ["main"]
 
@@ -37,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         "deleted; a file edited by hand is never overwritten without --force.",
     )
     render.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"environment spec (default: {DEFAULT_SPEC})")
-    render.add_argument("-o", "--output", type=Path, help="output directory (default: the spec's folder joined "
+    render.add_argument("-o", "--output", help="output directory (default: the spec's folder joined "
                         "with gitops.path)")
     render.add_argument("--check", action="store_true", help="write nothing; exit 1 and list the files that differ")
     render.add_argument("--force", action="store_true", help="overwrite or delete generated files that were edited by hand")
@@ -54,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from govstack_gen.errors import ExitStatus, GenError
+
     if not getattr(args, "run", None):
         parser.print_help(sys.stderr)
         return ExitStatus.USAGE
@@ -81,9 +86,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from pathlib import Path
+
     from govstack_gen.diff import inputs_digest, stray_warnings, unchanged_since
+    from govstack_gen.errors import ExitStatus
     from govstack_gen.spec.load import read_spec
 
+    if args.output is not None:
+        args.output = Path(args.output)
     spec = Path(args.spec)
     if not spec.is_file():
         print(f"govstack-gen: error: spec file {str(spec)!r} not found", file=err)
@@ -121,6 +131,7 @@ def _default_root(spec: Path, raw: bytes) -> Path | None:
 
 def _render_fully(args: argparse.Namespace, spec: Path, inputs: str, out: TextIO, err: TextIO) -> ExitStatus:
     from govstack_gen.diff import plan_write
+    from govstack_gen.errors import ExitStatus
     from govstack_gen.pipeline import load_and_resolve
     from govstack_gen.render.targets import render_files
     from govstack_gen.safety import data_inventory
@@ -161,6 +172,7 @@ def _render_fully(args: argparse.Namespace, spec: Path, inputs: str, out: TextIO
 
 
 def _schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from govstack_gen.errors import ExitStatus
     from govstack_gen.spec.schema import schema_json
 
     out.write(schema_json())
