@@ -104,9 +104,7 @@ def mutated_specs(draw: st.DrawFn) -> str:
     return "".join(lines)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mutated_specs())
-def test_mutated_specs_render_or_fail_with_coded_diagnostics(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+def check_mutation(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
     spec = tmp_path_factory.mktemp("fuzz") / "environment.yaml"
     spec.write_bytes(text.encode("utf-8", "surrogatepass"))
     try:
@@ -118,3 +116,17 @@ def test_mutated_specs_render_or_fail_with_coded_diagnostics(tmp_path_factory: p
             assert diagnostic.message
     else:
         assert all(path.endswith(".yaml") and content.endswith(b"\n") for path, content in files.items())
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_specs())
+def test_mutated_specs_render_or_fail_with_coded_diagnostics(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    check_mutation(tmp_path_factory, text)
+
+
+@pytest.mark.fuzz_long
+@settings(max_examples=20_000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(mutated_specs())
+def test_mutated_specs_long_run(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    """The same property, 20,000 examples: `pytest -m fuzz_long` (about 10 minutes here)."""
+    check_mutation(tmp_path_factory, text)
