@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from govstack_gen.errors import Diagnostic, SpecError, format_path
+from govstack_gen.errors import Diagnostic, SpecError
 from govstack_gen.spec.load import SpecDocument
 from govstack_gen.spec.model import Environment
 from govstack_gen.spec.storage import check_storage
@@ -39,30 +39,24 @@ def check_environment(env: Environment, doc: SpecDocument) -> None:
         raise SpecError(problems)
 
 
-def _at(doc: SpecDocument, loc: tuple[str | int, ...], code: str, message: str, hint: str = "", *, key: bool = False,
-        related: tuple[tuple[str | int, ...], ...] = ()) -> Diagnostic:
-    return Diagnostic(code, message, doc.location(loc, key=key), format_path(loc), hint,
-                      related=tuple(doc.location(r, key=key) for r in related))
-
-
 def _duplicate_ids(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     first: dict[str, int] = {}
     out = []
     for index, block in enumerate(env.building_blocks):
         if block.id in first:
-            out.append(_at(doc, ("buildingBlocks", index, "id"), "E301", f"building block id {block.id!r} is used twice",
+            out.append(doc.diagnostic(("buildingBlocks", index, "id"), "E301", f"building block id {block.id!r} is used twice",
                            "give each building block its own id", related=(("buildingBlocks", first[block.id], "id"),)))
         else:
             first[block.id] = index
         if block.id in RESERVED_IDS:
-            out.append(_at(doc, ("buildingBlocks", index, "id"), "E305", f"building block id {block.id!r} is reserved",
+            out.append(doc.diagnostic(("buildingBlocks", index, "id"), "E305", f"building block id {block.id!r} is reserved",
                            "the platform layer uses this name; choose another id"))
     return out
 
 
 def _environment_name(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     if env.metadata.name in RESERVED_IDS:
-        return [_at(doc, ("metadata", "name"), "E305", f"environment name {env.metadata.name!r} is reserved",
+        return [doc.diagnostic(("metadata", "name"), "E305", f"environment name {env.metadata.name!r} is reserved",
                     "it would replace the GitRepository of Flux's own bootstrap; choose another name")]
     return []
 
@@ -74,11 +68,11 @@ def _namespaces(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
         ns = block.ns
         loc: tuple[str | int, ...] = ("buildingBlocks", index, "namespace" if block.namespace else "id")
         if ns in RESERVED_NAMESPACES or ns.startswith("kube-"):
-            out.append(_at(doc, loc, "E305", f"namespace {ns!r} is reserved for the cluster or the platform",
+            out.append(doc.diagnostic(loc, "E305", f"namespace {ns!r} is reserved for the cluster or the platform",
                            f"set namespace: {block.id}-bb (or any name that is not reserved)"))
         if ns in owner and env.building_blocks[owner[ns]].id != block.id:
             other = env.building_blocks[owner[ns]]
-            out.append(_at(doc, loc, "E302", f"namespace {ns!r} is already used by building block {other.id!r}",
+            out.append(doc.diagnostic(loc, "E302", f"namespace {ns!r} is already used by building block {other.id!r}",
                            "each building block gets its own namespace (isolation, quotas, RBAC)",
                            related=(("buildingBlocks", owner[ns]),)))
         owner.setdefault(ns, index)
@@ -93,7 +87,7 @@ def _unknown_dependencies(env: Environment, doc: SpecDocument) -> list[Diagnosti
             if dep not in ids:
                 close = difflib.get_close_matches(dep, ids, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else "known building blocks: " + ", ".join(sorted(ids))
-                out.append(_at(doc, ("buildingBlocks", index, "dependsOn", dep_index), "E303",
+                out.append(doc.diagnostic(("buildingBlocks", index, "dependsOn", dep_index), "E303",
                                f"{block.id!r} depends on unknown building block {dep!r}", hint))
     return out
 
@@ -131,7 +125,7 @@ def _cycles(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     if not cycle:
         return []
     index = next(i for i, b in enumerate(env.building_blocks) if b.id == cycle[0])
-    return [_at(doc, ("buildingBlocks", index, "dependsOn"), "E304", "dependency cycle: " + " -> ".join(cycle),
+    return [doc.diagnostic(("buildingBlocks", index, "dependsOn"), "E304", "dependency cycle: " + " -> ".join(cycle),
                 "Flux never applies a Kustomization whose dependencies wait on it; remove one edge of the cycle")]
 
 
@@ -141,26 +135,26 @@ def _stages(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     out = []
     for s_index, stage in enumerate(env.stages):
         if stage.name in seen:
-            out.append(_at(doc, ("stages", s_index, "name"), "E307", f"stage {stage.name!r} is defined twice",
+            out.append(doc.diagnostic(("stages", s_index, "name"), "E307", f"stage {stage.name!r} is defined twice",
                            "give each stage its own name", related=(("stages", seen[stage.name], "name"),)))
         seen.setdefault(stage.name, s_index)
         if stage.name in RESERVED_STAGES:
-            out.append(_at(doc, ("stages", s_index, "name"), "E305", f"stage name {stage.name!r} is reserved",
+            out.append(doc.diagnostic(("stages", s_index, "name"), "E305", f"stage name {stage.name!r} is reserved",
                            "the output tree has a folder of that name beside the stage folders; choose another name"))
         for bb_id, override in stage.building_blocks.items():
             loc: tuple[str | int, ...] = ("stages", s_index, "buildingBlocks", bb_id)
             if bb_id not in ids:
                 close = difflib.get_close_matches(bb_id, ids, n=1)
-                out.append(_at(doc, loc, "E306", f"stage {stage.name!r} overrides unknown building block {bb_id!r}",
+                out.append(doc.diagnostic(loc, "E306", f"stage {stage.name!r} overrides unknown building block {bb_id!r}",
                                f"did you mean {close[0]!r}?" if close else "known building blocks: " + ", ".join(sorted(ids)),
                                key=True))
             for directive_loc in _directives(override.values, (*loc, "values")):
-                out.append(_at(doc, directive_loc, "E310",
+                out.append(doc.diagnostic(directive_loc, "E310",
                                f"key {directive_loc[-1]!r} would be read as a kustomize patch directive",
                                "stage values become a strategic-merge patch, where keys starting with '$' are directives; "
                                "set this value in the building block's base values instead", key=True))
             for null_loc in _nulls(override.values, (*loc, "values")):
-                out.append(_at(doc, null_loc, "E308", "null in stage values",
+                out.append(doc.diagnostic(null_loc, "E308", "null in stage values",
                                "a stage overlay can only add or change values; to remove a value for one stage, move it "
                                "out of the building block's base values into the stages that need it", key=True))
     return out
@@ -195,7 +189,7 @@ def _resources(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
             request = getattr(block.resources.requests, name)
             limit = getattr(block.resources.limits, name)
             if parse_quantity(request) > parse_quantity(limit):
-                out.append(_at(doc, ("buildingBlocks", index, "resources", "requests", name), "E309",
+                out.append(doc.diagnostic(("buildingBlocks", index, "resources", "requests", name), "E309",
                                f"{name} request {request} is above the limit {limit}",
                                "requests must be less than or equal to limits"))
     return out

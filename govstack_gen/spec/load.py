@@ -46,6 +46,12 @@ class SpecDocument:
     key_pos: dict[Loc, tuple[int, int]]
     value_pos: dict[Loc, tuple[int, int]]
 
+    def diagnostic(self, loc: Loc, code: str, message: str, hint: str = "", *, key: bool = False,
+                   related: tuple[Loc, ...] = ()) -> Diagnostic:
+        """A diagnostic located at `loc` (its key with key=True, else its value)."""
+        return Diagnostic(code, message, self.location(loc, key=key), format_path(loc), hint,
+                          related=tuple(self.location(r, key=key) for r in related))
+
     def location(self, loc: Loc, *, key: bool = False) -> SourceLocation:
         table = self.key_pos if key else self.value_pos
         probe = loc

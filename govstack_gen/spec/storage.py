@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from govstack_gen.errors import Diagnostic, format_path
+from govstack_gen.errors import Diagnostic
 from govstack_gen.spec.load import SpecDocument
 from govstack_gen.spec.model import (
     Backend,
@@ -132,9 +132,10 @@ def check_storage(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
         for v_index, volume in enumerate(block.volumes):
             loc: Loc = ("buildingBlocks", b_index, "volumes", v_index)
             if volume.name in seen:
-                problems.append(_at(doc, (*loc, "name"), "E514", f"volume {volume.name!r} is declared twice in {block.id!r}",
-                                    "give each volume of a building block its own name",
-                                    related=(("buildingBlocks", b_index, "volumes", seen[volume.name], "name"),)))
+                message = f"volume {volume.name!r} is declared twice in {block.id!r}"
+                first = ("buildingBlocks", b_index, "volumes", seen[volume.name], "name")
+                problems.append(doc.diagnostic((*loc, "name"), "E514", message,
+                                               "give each volume of a building block its own name", related=(first,)))
             seen.setdefault(volume.name, v_index)
             problems += _volume(env, doc, block, volume, loc)
     located = placements(env)
@@ -158,16 +159,12 @@ def _stage_overrides_of_claims(env: Environment, doc: SpecDocument) -> list[Diag
                     node = node[part]
                     if depth == len(parts) - 1 or not isinstance(node, dict):
                         loc: Loc = ("stages", s_index, "buildingBlocks", block_id, "values", *parts[: depth + 1])
-                        out.append(_at(doc, loc, "E515", f"stage {stage.name!r} overrides {key}, which holds a volume's claim",
-                                       "govstack-gen sets it in every stage; remove it from the stage's values", key=True))
+                        message = f"stage {stage.name!r} overrides {key}, which holds a volume's claim"
+                        out.append(doc.diagnostic(loc, "E515", message,
+                                                  "govstack-gen sets it in every stage; remove it from the stage's values",
+                                                  key=True))
                         break
     return out
-
-
-def _at(doc: SpecDocument, loc: Loc, code: str, message: str, hint: str = "", *, key: bool = False,
-        related: tuple[Loc, ...] = ()) -> Diagnostic:
-    return Diagnostic(code, message, doc.location(loc, key=key), format_path(loc), hint,
-                      related=tuple(doc.location(r) for r in related))
 
 
 def _backends(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
@@ -178,20 +175,20 @@ def _backends(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     for index, backend in enumerate(env.storage.backends):
         loc: Loc = ("storage", "backends", index)
         if backend.name in seen:
-            out.append(_at(doc, (*loc, "name"), "E514", f"storage backend {backend.name!r} is declared twice",
+            out.append(doc.diagnostic((*loc, "name"), "E514", f"storage backend {backend.name!r} is declared twice",
                            "give each backend its own name", related=(("storage", "backends", seen[backend.name], "name"),)))
         seen.setdefault(backend.name, index)
         if isinstance(backend, NODE_LOCAL) and is_sensitive(backend.root):
-            out.append(_at(doc, (*loc, "root"), "E502", f"{backend.root!r} is or contains a sensitive host path",
+            out.append(doc.diagnostic((*loc, "root"), "E502", f"{backend.root!r} is or contains a sensitive host path",
                            "use a dedicated data directory such as /srv/k8s-data; volumes there can take over the node"))
         if isinstance(backend, HostPathBackend) and env.platform.type != "k3s":
-            out.append(_at(doc, (*loc, "type"), "E507", f"hostPath storage on platform {env.platform.type!r}",
+            out.append(doc.diagnostic((*loc, "type"), "E507", f"hostPath storage on platform {env.platform.type!r}",
                            "hostPath is only safe on a single-node k3s cluster: pods on another node see another "
                            "disk; use a 'local' backend pinned to a node, or nfs/efs"))
         if isinstance(backend, LocalBackend) and (
             backend.node is None or (backend.node.labels is None) == (backend.node.hostname is None)
         ):
-            out.append(_at(doc, (*loc, "node"), "E506", "a local backend needs exactly one of node.labels or node.hostname",
+            out.append(doc.diagnostic((*loc, "node"), "E506", "a local backend needs exactly one of node.labels or node.hostname",
                            "local volumes are pinned to one node, e.g. node: {labels: {storage-id: main-01}}"))
     return out
 
@@ -209,29 +206,30 @@ def _volume(env: Environment, doc: SpecDocument, block: BuildingBlock, volume: V
             close = difflib.get_close_matches(volume.backend, names, n=1)
             hint = f"did you mean {close[0]!r}?" if close else "known backends: " + ", ".join(names)
         what = f"unknown storage backend {volume.backend!r}" if volume.backend else "no storage backend given"
-        out.append(_at(doc, (*loc, "backend") if volume.backend else loc, "E512", what, hint))
+        out.append(doc.diagnostic((*loc, "backend") if volume.backend else loc, "E512", what, hint))
     if volume.reclaim_policy != "Retain":
-        out.append(_at(doc, (*loc, "reclaimPolicy"), "E511", f"reclaimPolicy {volume.reclaim_policy!r} would delete data",
+        out.append(doc.diagnostic((*loc, "reclaimPolicy"), "E511", f"reclaimPolicy {volume.reclaim_policy!r} would delete data",
                        "volumes are always Retain: the data outlives its claim; remove the field"))
     if volume.request is not None and parse_quantity(volume.request) > parse_quantity(volume.size):
-        out.append(_at(doc, (*loc, "request"), "E508", f"the claim requests {volume.request} but the volume has {volume.size}",
-                       "a claim never binds to a smaller volume; raise size or lower request"))
+        message = f"the claim requests {volume.request} but the volume has {volume.size}"
+        out.append(doc.diagnostic((*loc, "request"), "E508", message,
+                                  "a claim never binds to a smaller volume; raise size or lower request"))
     if volume.values_key is not None:
         out += _values_key(doc, block, volume, loc)
     if backend is None:
         return out
     if isinstance(backend, NODE_LOCAL) and any(m in SHARED_MODES for m in volume.access_modes):
         modes = ", ".join(m for m in volume.access_modes if m in SHARED_MODES)
-        out.append(_at(doc, (*loc, "accessModes"), "E509", f"{modes} is not possible on a {backend.type} backend",
+        out.append(doc.diagnostic((*loc, "accessModes"), "E509", f"{modes} is not possible on a {backend.type} backend",
                        "a node's disk is only reachable from that node: use ReadWriteOnce, or an nfs/efs backend"))
     if isinstance(backend, DynamicBackend) and volume.path is not None:
-        out.append(_at(doc, (*loc, "path"), "E513", "a dynamic backend chooses the path itself",
+        out.append(doc.diagnostic((*loc, "path"), "E513", "a dynamic backend chooses the path itself",
                        "remove path, or use a static backend (local, hostPath, nfs, efs)"))
     if volume.access_point is not None and not isinstance(backend, EfsBackend):
-        out.append(_at(doc, (*loc, "accessPoint"), "E513", f"accessPoint applies to efs backends, not {backend.type}",
+        out.append(doc.diagnostic((*loc, "accessPoint"), "E513", f"accessPoint applies to efs backends, not {backend.type}",
                        "remove accessPoint"))
     if volume.database and isinstance(backend, NETWORK_FILE_SYSTEMS):
-        out.append(_at(doc, (*loc, "database"), "E510", f"database volume on a network file system ({backend.type})",
+        out.append(doc.diagnostic((*loc, "database"), "E510", f"database volume on a network file system ({backend.type})",
                        "databases on NFS/EFS corrupt and crawl: use a local or block-storage (dynamic) backend, "
                        "or a managed database"))
     return out
@@ -245,14 +243,14 @@ def _values_key(doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Lo
     for depth, part in enumerate(parts):
         if not isinstance(node, dict):
             where = ".".join(parts[:depth])
-            return [_at(doc, (*loc, "valuesKey"), "E515", f"values set {where} to {json.dumps(node)}, not a mapping",
+            return [doc.diagnostic((*loc, "valuesKey"), "E515", f"values set {where} to {json.dumps(node)}, not a mapping",
                         f"govstack-gen sets {volume.values_key} to the claim {claim!r}; remove {where} from values")]
         if part not in node:
             return []
         node = node[part]
     if node == claim:
         return []
-    return [_at(doc, (*loc, "valuesKey"), "E515", f"values already set {volume.values_key} to {json.dumps(node)}",
+    return [doc.diagnostic((*loc, "valuesKey"), "E515", f"values already set {volume.values_key} to {json.dumps(node)}",
                 f"govstack-gen sets it to the claim {claim!r}; remove it from values")]
 
 
@@ -261,12 +259,12 @@ def _shared_locations(doc: SpecDocument, located: list[Placement]) -> list[Diagn
     for index, first in enumerate(located):
         for second in located[index + 1:]:
             if first.handle and first.handle == second.handle:
-                out.append(_at(doc, second.loc, "E504", f"volume handle {second.handle} is also used by "
+                out.append(doc.diagnostic(second.loc, "E504", f"volume handle {second.handle} is also used by "
                                f"{first.block.id}/{first.volume.name}", "each volume needs its own directory or access point",
                                related=(first.loc,)))
             elif first.path and second.path and first.host == second.host and _overlap(first.path, second.path):
                 how = "the same directory as" if first.path == second.path else "a directory nested with"
-                out.append(_at(doc, second.loc, "E503", f"{second.path} is {how} {first.path} of "
+                out.append(doc.diagnostic(second.loc, "E503", f"{second.path} is {how} {first.path} of "
                                f"{first.block.id}/{first.volume.name}", "two volumes must never share data: change one path",
                                related=(first.loc,)))
     return out
