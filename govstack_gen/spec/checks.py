@@ -45,19 +45,19 @@ def _duplicate_ids(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     for index, block in enumerate(env.building_blocks):
         if block.id in first:
             out.append(doc.diagnostic(("buildingBlocks", index, "id"), "E301", f"building block id {block.id!r} is used twice",
-                           "give each building block its own id", related=(("buildingBlocks", first[block.id], "id"),)))
+                                      "give each building block its own id", related=(("buildingBlocks", first[block.id], "id"),)))
         else:
             first[block.id] = index
         if block.id in RESERVED_IDS:
             out.append(doc.diagnostic(("buildingBlocks", index, "id"), "E305", f"building block id {block.id!r} is reserved",
-                           "the platform layer uses this name; choose another id"))
+                                      "the platform layer uses this name; choose another id"))
     return out
 
 
 def _environment_name(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     if env.metadata.name in RESERVED_IDS:
         return [doc.diagnostic(("metadata", "name"), "E305", f"environment name {env.metadata.name!r} is reserved",
-                    "it would replace the GitRepository of Flux's own bootstrap; choose another name")]
+                               "it would replace the GitRepository of Flux's own bootstrap; choose another name")]
     return []
 
 
@@ -69,12 +69,12 @@ def _namespaces(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
         loc: tuple[str | int, ...] = ("buildingBlocks", index, "namespace" if block.namespace else "id")
         if ns in RESERVED_NAMESPACES or ns.startswith("kube-"):
             out.append(doc.diagnostic(loc, "E305", f"namespace {ns!r} is reserved for the cluster or the platform",
-                           f"set namespace: {block.id}-bb (or any name that is not reserved)"))
+                                      f"set namespace: {block.id}-bb (or any name that is not reserved)"))
         if ns in owner and env.building_blocks[owner[ns]].id != block.id:
             other = env.building_blocks[owner[ns]]
             out.append(doc.diagnostic(loc, "E302", f"namespace {ns!r} is already used by building block {other.id!r}",
-                           "each building block gets its own namespace (isolation, quotas, RBAC)",
-                           related=(("buildingBlocks", owner[ns]),)))
+                                      "each building block gets its own namespace (isolation, quotas, RBAC)",
+                                      related=(("buildingBlocks", owner[ns]),)))
         owner.setdefault(ns, index)
     return out
 
@@ -88,7 +88,7 @@ def _unknown_dependencies(env: Environment, doc: SpecDocument) -> list[Diagnosti
                 close = difflib.get_close_matches(dep, ids, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else "known building blocks: " + ", ".join(sorted(ids))
                 out.append(doc.diagnostic(("buildingBlocks", index, "dependsOn", dep_index), "E303",
-                               f"{block.id!r} depends on unknown building block {dep!r}", hint))
+                                          f"{block.id!r} depends on unknown building block {dep!r}", hint))
     return out
 
 
@@ -126,7 +126,7 @@ def _cycles(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
         return []
     index = next(i for i, b in enumerate(env.building_blocks) if b.id == cycle[0])
     return [doc.diagnostic(("buildingBlocks", index, "dependsOn"), "E304", "dependency cycle: " + " -> ".join(cycle),
-                "Flux never applies a Kustomization whose dependencies wait on it; remove one edge of the cycle")]
+                           "Flux never applies a Kustomization whose dependencies wait on it; remove one edge of the cycle")]
 
 
 def _stages(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
@@ -136,27 +136,27 @@ def _stages(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     for s_index, stage in enumerate(env.stages):
         if stage.name in seen:
             out.append(doc.diagnostic(("stages", s_index, "name"), "E307", f"stage {stage.name!r} is defined twice",
-                           "give each stage its own name", related=(("stages", seen[stage.name], "name"),)))
+                                      "give each stage its own name", related=(("stages", seen[stage.name], "name"),)))
         seen.setdefault(stage.name, s_index)
         if stage.name in RESERVED_STAGES:
             out.append(doc.diagnostic(("stages", s_index, "name"), "E305", f"stage name {stage.name!r} is reserved",
-                           "the output tree has a folder of that name beside the stage folders; choose another name"))
+                                      "the output tree has a folder of that name beside the stage folders; choose another name"))
         for bb_id, override in stage.building_blocks.items():
             loc: tuple[str | int, ...] = ("stages", s_index, "buildingBlocks", bb_id)
             if bb_id not in ids:
                 close = difflib.get_close_matches(bb_id, ids, n=1)
                 out.append(doc.diagnostic(loc, "E306", f"stage {stage.name!r} overrides unknown building block {bb_id!r}",
-                               f"did you mean {close[0]!r}?" if close else "known building blocks: " + ", ".join(sorted(ids)),
-                               key=True))
+                                          f"did you mean {close[0]!r}?" if close else "known building blocks: " + ", ".join(sorted(ids)),
+                                          key=True))
             for directive_loc in _directives(override.values, (*loc, "values")):
                 out.append(doc.diagnostic(directive_loc, "E310",
-                               f"key {directive_loc[-1]!r} would be read as a kustomize patch directive",
-                               "stage values become a strategic-merge patch, where keys starting with '$' are directives; "
-                               "set this value in the building block's base values instead", key=True))
+                                          f"key {directive_loc[-1]!r} would be read as a kustomize patch directive",
+                                          "stage values become a strategic-merge patch, where keys starting with '$' are directives; "
+                                          "set this value in the building block's base values instead", key=True))
             for null_loc in _nulls(override.values, (*loc, "values")):
                 out.append(doc.diagnostic(null_loc, "E308", "null in stage values",
-                               "a stage overlay can only add or change values; to remove a value for one stage, move it "
-                               "out of the building block's base values into the stages that need it", key=True))
+                                          "a stage overlay can only add or change values; to remove a value for one stage, move it "
+                                          "out of the building block's base values into the stages that need it", key=True))
     return out
 
 
@@ -190,8 +190,8 @@ def _resources(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
             limit = getattr(block.resources.limits, name)
             if parse_quantity(request) > parse_quantity(limit):
                 out.append(doc.diagnostic(("buildingBlocks", index, "resources", "requests", name), "E309",
-                               f"{name} request {request} is above the limit {limit}",
-                               "requests must be less than or equal to limits"))
+                                          f"{name} request {request} is above the limit {limit}",
+                                          "requests must be less than or equal to limits"))
     return out
 
 

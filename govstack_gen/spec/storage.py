@@ -176,20 +176,20 @@ def _backends(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
         loc: Loc = ("storage", "backends", index)
         if backend.name in seen:
             out.append(doc.diagnostic((*loc, "name"), "E514", f"storage backend {backend.name!r} is declared twice",
-                           "give each backend its own name", related=(("storage", "backends", seen[backend.name], "name"),)))
+                                      "give each backend its own name", related=(("storage", "backends", seen[backend.name], "name"),)))
         seen.setdefault(backend.name, index)
         if isinstance(backend, NODE_LOCAL) and is_sensitive(backend.root):
             out.append(doc.diagnostic((*loc, "root"), "E502", f"{backend.root!r} is or contains a sensitive host path",
-                           "use a dedicated data directory such as /srv/k8s-data; volumes there can take over the node"))
+                                      "use a dedicated data directory such as /srv/k8s-data; volumes there can take over the node"))
         if isinstance(backend, HostPathBackend) and env.platform.type != "k3s":
             out.append(doc.diagnostic((*loc, "type"), "E507", f"hostPath storage on platform {env.platform.type!r}",
-                           "hostPath is only safe on a single-node k3s cluster: pods on another node see another "
-                           "disk; use a 'local' backend pinned to a node, or nfs/efs"))
+                                      "hostPath is only safe on a single-node k3s cluster: pods on another node see another "
+                                      "disk; use a 'local' backend pinned to a node, or nfs/efs"))
         if isinstance(backend, LocalBackend) and (
             backend.node is None or (backend.node.labels is None) == (backend.node.hostname is None)
         ):
             out.append(doc.diagnostic((*loc, "node"), "E506", "a local backend needs exactly one of node.labels or node.hostname",
-                           "local volumes are pinned to one node, e.g. node: {labels: {storage-id: main-01}}"))
+                                      "local volumes are pinned to one node, e.g. node: {labels: {storage-id: main-01}}"))
     return out
 
 
@@ -209,7 +209,7 @@ def _volume(env: Environment, doc: SpecDocument, block: BuildingBlock, volume: V
         out.append(doc.diagnostic((*loc, "backend") if volume.backend else loc, "E512", what, hint))
     if volume.reclaim_policy != "Retain":
         out.append(doc.diagnostic((*loc, "reclaimPolicy"), "E511", f"reclaimPolicy {volume.reclaim_policy!r} would delete data",
-                       "volumes are always Retain: the data outlives its claim; remove the field"))
+                                  "volumes are always Retain: the data outlives its claim; remove the field"))
     if volume.request is not None and parse_quantity(volume.request) > parse_quantity(volume.size):
         message = f"the claim requests {volume.request} but the volume has {volume.size}"
         out.append(doc.diagnostic((*loc, "request"), "E508", message,
@@ -221,17 +221,17 @@ def _volume(env: Environment, doc: SpecDocument, block: BuildingBlock, volume: V
     if isinstance(backend, NODE_LOCAL) and any(m in SHARED_MODES for m in volume.access_modes):
         modes = ", ".join(m for m in volume.access_modes if m in SHARED_MODES)
         out.append(doc.diagnostic((*loc, "accessModes"), "E509", f"{modes} is not possible on a {backend.type} backend",
-                       "a node's disk is only reachable from that node: use ReadWriteOnce, or an nfs/efs backend"))
+                                  "a node's disk is only reachable from that node: use ReadWriteOnce, or an nfs/efs backend"))
     if isinstance(backend, DynamicBackend) and volume.path is not None:
         out.append(doc.diagnostic((*loc, "path"), "E513", "a dynamic backend chooses the path itself",
-                       "remove path, or use a static backend (local, hostPath, nfs, efs)"))
+                                  "remove path, or use a static backend (local, hostPath, nfs, efs)"))
     if volume.access_point is not None and not isinstance(backend, EfsBackend):
         out.append(doc.diagnostic((*loc, "accessPoint"), "E513", f"accessPoint applies to efs backends, not {backend.type}",
-                       "remove accessPoint"))
+                                  "remove accessPoint"))
     if volume.database and isinstance(backend, NETWORK_FILE_SYSTEMS):
         out.append(doc.diagnostic((*loc, "database"), "E510", f"database volume on a network file system ({backend.type})",
-                       "databases on NFS/EFS corrupt and crawl: use a local or block-storage (dynamic) backend, "
-                       "or a managed database"))
+                                  "databases on NFS/EFS corrupt and crawl: use a local or block-storage (dynamic) backend, "
+                                  "or a managed database"))
     return out
 
 
@@ -244,14 +244,14 @@ def _values_key(doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Lo
         if not isinstance(node, dict):
             where = ".".join(parts[:depth])
             return [doc.diagnostic((*loc, "valuesKey"), "E515", f"values set {where} to {json.dumps(node)}, not a mapping",
-                        f"govstack-gen sets {volume.values_key} to the claim {claim!r}; remove {where} from values")]
+                                   f"govstack-gen sets {volume.values_key} to the claim {claim!r}; remove {where} from values")]
         if part not in node:
             return []
         node = node[part]
     if node == claim:
         return []
     return [doc.diagnostic((*loc, "valuesKey"), "E515", f"values already set {volume.values_key} to {json.dumps(node)}",
-                f"govstack-gen sets it to the claim {claim!r}; remove it from values")]
+                           f"govstack-gen sets it to the claim {claim!r}; remove it from values")]
 
 
 def _shared_locations(doc: SpecDocument, located: list[Placement]) -> list[Diagnostic]:
@@ -260,13 +260,13 @@ def _shared_locations(doc: SpecDocument, located: list[Placement]) -> list[Diagn
         for second in located[index + 1:]:
             if first.handle and first.handle == second.handle:
                 out.append(doc.diagnostic(second.loc, "E504", f"volume handle {second.handle} is also used by "
-                               f"{first.block.id}/{first.volume.name}", "each volume needs its own directory or access point",
-                               related=(first.loc,)))
+                                          f"{first.block.id}/{first.volume.name}", "each volume needs its own directory or access point",
+                                          related=(first.loc,)))
             elif first.path and second.path and first.host == second.host and _overlap(first.path, second.path):
                 how = "the same directory as" if first.path == second.path else "a directory nested with"
                 out.append(doc.diagnostic(second.loc, "E503", f"{second.path} is {how} {first.path} of "
-                               f"{first.block.id}/{first.volume.name}", "two volumes must never share data: change one path",
-                               related=(first.loc,)))
+                                          f"{first.block.id}/{first.volume.name}", "two volumes must never share data: change one path",
+                                          related=(first.loc,)))
     return out
 
 
