@@ -46,3 +46,19 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert "pytest" in blocks[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert blocks[1].strip() in ci, ".ci/run must call exactly the README test command"
+
+
+def test_examples_and_valid_cases_pass_the_editor_schema() -> None:
+    import jsonschema
+
+    from govstack_gen.spec.load import parse_document
+
+    validator = jsonschema.Draft202012Validator(json.loads((ROOT / "docs" / "environment.schema.json").read_text()))
+    specs = sorted((ROOT / "examples").glob("*/environment.yaml")) + sorted((ROOT / "tests/cases/valid").glob("*/environment.yaml"))
+    assert specs
+    for spec in specs:
+        data = parse_document(spec.read_bytes(), spec.name).data
+        errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(data)]
+        assert not errors, f"{spec}: {errors}"
+    broken = parse_document((ROOT / "tests/cases/invalid/unknown-field-typo/environment.yaml").read_bytes(), "e.yaml").data
+    assert any("replcias" in e.message for e in validator.iter_errors(broken))
