@@ -8,8 +8,21 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from govstack_gen.spec.model import Backend, BuildingBlock, DynamicBackend, Environment, GitChart, GitOps, RepoChart, Resources
+from govstack_gen.spec.model import (
+    Access,
+    Backend,
+    BuildingBlock,
+    DynamicBackend,
+    Environment,
+    GitChart,
+    GitOps,
+    Ingress,
+    NodePools,
+    RepoChart,
+    Resources,
+)
 from govstack_gen.spec.storage import Placement, placements
+from govstack_gen.spec.tenancy import ingress_namespace
 
 __all__ = ["Block", "Resolved", "ResolvedStage", "ResolvedVolume", "StageDelta", "deep_merge", "resolve"]
 
@@ -46,7 +59,8 @@ class Block:
     values: dict[str, Any]
     replicas: int | None
     depends_on: tuple[str, ...]
-    resources: Resources | None
+    resources: Resources
+    spec: BuildingBlock  # the rest as written: access, routes, network, pod security
     volumes: tuple[ResolvedVolume, ...] = ()
 
     @property
@@ -85,6 +99,10 @@ class Resolved:
     blocks: tuple[Block, ...]  # sorted by id
     stages: tuple[ResolvedStage, ...]  # in spec order
     backends: tuple[Backend, ...] = ()
+    ingress: Ingress | None = None
+    ingress_namespace: str = "traefik"
+    access: Access = field(default_factory=Access)
+    node_pools: NodePools = field(default_factory=NodePools)
 
     def storage_class(self, backend: Backend) -> str:
         return storage_class_name(self.name, backend)
@@ -111,7 +129,8 @@ def resolve(env: Environment, source: str) -> Resolved:
         for stage in env.stages
     )
     backends = tuple(env.storage.backends) if env.storage else ()
-    return Resolved(env.metadata.name, source, env.platform.type, env.gitops, blocks, stages, backends)
+    return Resolved(env.metadata.name, source, env.platform.type, env.gitops, blocks, stages, backends, env.ingress,
+                    ingress_namespace(env), env.access, env.platform.node_pools)
 
 
 def _block(env_name: str, spec: BuildingBlock, located: list[Placement]) -> Block:
@@ -128,6 +147,7 @@ def _block(env_name: str, spec: BuildingBlock, located: list[Placement]) -> Bloc
         replicas=spec.replicas,
         depends_on=tuple(sorted(set(spec.depends_on))),
         resources=spec.resources,
+        spec=spec,
         volumes=volumes,
     )
 

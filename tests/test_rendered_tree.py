@@ -87,13 +87,16 @@ def test_each_stage_gets_its_values_version_and_replicas(spec: Path, trees: dict
             else:
                 assert objects[block.source_kind]["spec"]["ref"]["tag"] == version
             replicas = delta.replicas if delta.replicas is not None else block.replicas
-            renderers = release["spec"].get("postRenderers")
+            patches = release["spec"]["postRenderers"][0]["kustomize"]["patches"]
+            placed = [p for p in patches if p["target"]["kind"] in ("Deployment", "StatefulSet", "DaemonSet")
+                      and "nodeSelector" in p["patch"]]
+            assert len(placed) == 3  # every workload kind lands on the worker pool
+            scaled = [p for p in patches if "/spec/replicas" in p["patch"]]
             if replicas is None:
-                assert renderers is None
+                assert not scaled
             else:
-                patch = renderers[0]["kustomize"]["patches"][0]
-                assert patch["target"] == {"kind": "Deployment"}
-                assert patch["patch"].endswith(f"value: {replicas}\n")
+                assert [p["target"] for p in scaled] == [{"kind": "Deployment"}]
+                assert scaled[0]["patch"].endswith(f"value: {replicas}\n")
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=spec_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from govstack_gen.render import k8s, layout, storage
+from govstack_gen.render import ingress, k8s, layout, storage, tenancy
 from govstack_gen.render.kustomize import kustomization
 from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta
 from govstack_gen.spec.model import GitChart
@@ -39,11 +39,11 @@ def render_flux(env: Resolved) -> Tree:
         tree.update(_platform_base(env, block))
         tree.update(_block_base(env, block))
     tree[f"{layout.platform_base_dir()}/kustomization.yaml"] = kustomization([b.id for b in env.blocks])
-    cluster_storage = _cluster_storage(env)
-    if cluster_storage:
-        tree.update(_folder(layout.platform_storage_dir(), cluster_storage))
+    cluster = _cluster(env)
+    if cluster:
+        tree.update(_folder(layout.platform_cluster_dir(), cluster))
     for stage in env.stages:
-        tree.update(_stage(env, stage, bool(cluster_storage)))
+        tree.update(_stage(env, stage, bool(cluster)))
     return tree
 
 
@@ -52,14 +52,15 @@ def render_flux(env: Resolved) -> Tree:
 
 def _platform_base(env: Resolved, block: Block) -> Tree:
     folder = layout.platform_base_dir(block.id)
-    objects = [k8s.namespace(env, block), k8s.resource_quota(env, block), k8s.limit_range(env, block)]
+    objects: list[dict[str, Any] | None] = [k8s.namespace(env, block), k8s.resource_quota(env, block), k8s.limit_range(env, block)]
     for volume in block.volumes:
         objects += [storage.persistent_volume(env, block, volume), storage.persistent_volume_claim(env, block, volume)]
+    objects += tenancy.rbac(env, block) + tenancy.network_policies(env, block)
     return _folder(folder, [o for o in objects if o is not None])
 
 
-def _cluster_storage(env: Resolved) -> list[dict[str, Any]]:
-    objects = [*storage.storage_classes(env), storage.csi_driver(env)]
+def _cluster(env: Resolved) -> list[dict[str, Any]]:
+    objects = [*storage.storage_classes(env), storage.csi_driver(env), *tenancy.cluster_role_bindings(env)]
     return [o for o in objects if o is not None]
 
 
@@ -105,13 +106,13 @@ def _helm_release(env: Resolved, block: Block) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "interval": env.gitops.interval,
         "releaseName": block.id,  # explicit: helm-controller would otherwise derive (and maybe hash) it
+        "serviceAccountName": tenancy.HELM_RECONCILER,  # least privilege, in its own namespace
         "timeout": RELEASE_TIMEOUT,
     }
     spec |= _chart(env, block)
     spec["install"] = {"remediation": {"retries": REMEDIATION_RETRIES}}
     spec["upgrade"] = {"cleanupOnFail": True, "remediation": {"retries": REMEDIATION_RETRIES, "remediateLastFailure": True}}
-    if block.replicas is not None:
-        spec["postRenderers"] = _post_renderers(block.replicas)
+    spec["postRenderers"] = _post_renderers(env, block.replicas)
     spec["values"] = block.values
     return {
         "apiVersion": HELM_API,
@@ -121,25 +122,35 @@ def _helm_release(env: Resolved, block: Block) -> dict[str, Any]:
     }
 
 
-def _post_renderers(replicas: int) -> list[dict[str, Any]]:
-    """Replicas for every Deployment of the chart, whatever its values call them.
+def _post_renderers(env: Resolved, replicas: int | None) -> list[dict[str, Any]]:
+    """Chart-agnostic patches of what the chart renders: node placement on every workload, and
+    replicas for every Deployment, whatever the chart's values call them.
 
-    StatefulSets are left alone on purpose: they usually hold databases, whose replica count is
-    a topology decision made in the chart's values, not a scaling knob.
+    StatefulSets keep their replicas on purpose: they usually hold databases, whose replica
+    count is a topology decision made in the chart's values, not a scaling knob.
     """
-    patch = f"- op: add\n  path: /spec/replicas\n  value: {replicas}\n"
-    return [{"kustomize": {"patches": [{"target": {"kind": "Deployment"}, "patch": patch}]}}]
+    patches = tenancy.placement_patches(env)
+    if replicas is not None:
+        patch = f"- op: add\n  path: /spec/replicas\n  value: {replicas}\n"
+        patches.append({"target": {"kind": "Deployment"}, "patch": patch})
+    return [{"kustomize": {"patches": patches}}]
 
 
 # -- stages -------------------------------------------------------------------------------------
 
 
-def _stage(env: Resolved, stage: ResolvedStage, with_storage: bool) -> Tree:
+def _stage(env: Resolved, stage: ResolvedStage, with_cluster: bool) -> Tree:
     tree: Tree = {}
     platform_dir = layout.platform_stage_dir(stage.name)
     layers = [layout.platform_base_dir()]
-    if with_storage:
-        layers.append(layout.platform_storage_dir())
+    if with_cluster:
+        layers.append(layout.platform_cluster_dir())
+    for block in env.blocks:
+        routes = ingress.routes(env, stage, block)
+        if routes:
+            folder = layout.platform_routes_dir(stage.name, block.id)
+            tree.update(_folder(folder, routes))
+            layers.append(folder)
     tree[f"{platform_dir}/kustomization.yaml"] = kustomization([layout.relative(platform_dir, d) for d in layers])
     for block in env.blocks:
         tree.update(_block_overlay(env, stage, block))
@@ -175,7 +186,7 @@ def _patches(env: Resolved, block: Block, delta: StageDelta) -> list[dict[str, A
         else:
             out.append(_patch(block, SOURCE_API, block.source_kind, {"ref": {"tag": delta.version}}))
     if delta.replicas is not None:
-        release["postRenderers"] = _post_renderers(delta.replicas)
+        release["postRenderers"] = _post_renderers(env, delta.replicas)
     if delta.values:
         release["values"] = delta.values
     if release:
@@ -212,11 +223,14 @@ def _layer(env: Resolved, stage: ResolvedStage, name: str, folder: str, depends_
         "prune": True,
         "wait": True,  # health-checks every object it applies, HelmReleases included
     }
-    block = None if name == PLATFORM else name
+    block = None if name == PLATFORM else env.block(name)
+    if block is not None:  # a building block's layer runs as its own reconciler, in its namespace only
+        spec["serviceAccountName"] = tenancy.flux_reconciler_name(block)
+        spec["targetNamespace"] = block.namespace
     return {
         "apiVersion": KUSTOMIZE_API,
         "kind": "Kustomization",
-        "metadata": k8s.metadata(name, FLUX_NAMESPACE, k8s.labels(env, block, stage.name)),
+        "metadata": k8s.metadata(name, FLUX_NAMESPACE, k8s.labels(env, block.id if block else None, stage.name)),
         "spec": spec,
     }
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from govstack_gen.resolve import Block, Resolved
 from govstack_gen.spec.types import parse_quantity
 
-__all__ = ["PRUNE_DISABLED", "labels", "limit_range", "metadata", "namespace", "resource_quota"]
+__all__ = ["PRUNE_DISABLED", "PSS_VERSION", "labels", "limit_range", "metadata", "namespace", "resource_quota"]
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "govstack-gen"}
 # Flux never deletes an object carrying this annotation, even when it leaves the tree: a
@@ -41,36 +42,59 @@ def metadata(name: str, namespace: str | None, object_labels: dict[str, str],
     return meta
 
 
+# Pod Security Admission, pinned to a Kubernetes minor so that a cluster upgrade does not
+# tighten (or loosen) the rules under running workloads without a commit.
+PSS_VERSION = "v1.33"
+
+
 def namespace(env: Resolved, block: Block) -> dict[str, Any]:
+    level = block.spec.pod_security.level
+    object_labels = labels(env, block.id)
+    if block.spec.owner:
+        object_labels["govstack.dev/team"] = block.spec.owner
+    for mode, value in (("enforce", level), ("audit", "restricted"), ("warn", "restricted")):
+        object_labels[f"pod-security.kubernetes.io/{mode}"] = value
+        object_labels[f"pod-security.kubernetes.io/{mode}-version"] = PSS_VERSION
+    annotations = dict(PRUNE_DISABLED)
+    if level != "restricted":
+        annotations["govstack.dev/pod-security-reason"] = block.spec.pod_security.reason.strip()
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": metadata(block.namespace, None, labels(env, block.id), dict(PRUNE_DISABLED)),
+        "metadata": metadata(block.namespace, None, object_labels, annotations),
     }
 
 
-def resource_quota(env: Resolved, block: Block) -> dict[str, Any] | None:
-    if block.resources is None:
-        return None
+def resource_quota(env: Resolved, block: Block) -> dict[str, Any]:
     res = block.resources
+    hard = {
+        "requests.cpu": res.requests.cpu,
+        "requests.memory": res.requests.memory,
+        "limits.cpu": res.limits.cpu,
+        "limits.memory": res.limits.memory,
+    }
+    if block.volumes or res.storage:
+        # Storage is counted where the spec declares it: exactly the declared claims fit.
+        claimed = sum((parse_quantity(v.request) for v in block.volumes), start=Decimal(0))
+        hard["requests.storage"] = res.storage or _quantity(claimed)
+        hard["persistentvolumeclaims"] = str(len(block.volumes))
     return {
         "apiVersion": "v1",
         "kind": "ResourceQuota",
         "metadata": metadata(block.id, block.namespace, labels(env, block.id)),
-        "spec": {
-            "hard": {
-                "requests.cpu": res.requests.cpu,
-                "requests.memory": res.requests.memory,
-                "limits.cpu": res.limits.cpu,
-                "limits.memory": res.limits.memory,
-            }
-        },
+        "spec": {"hard": hard},
     }
 
 
-def limit_range(env: Resolved, block: Block) -> dict[str, Any] | None:
-    if block.resources is None:
-        return None
+def _quantity(value: Decimal) -> str:
+    """Bytes as the largest binary unit that divides them exactly (10Gi, not 10737418240)."""
+    for unit, size in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if value and value % size == 0:
+            return f"{int(value // size)}{unit}"
+    return str(int(value))
+
+
+def limit_range(env: Resolved, block: Block) -> dict[str, Any]:
     res = block.resources
     # Never default above the namespace budget, or a single defaulted pod could not start.
     request = {k: _smaller(v, getattr(res.requests, k)) for k, v in DEFAULT_REQUEST.items()}

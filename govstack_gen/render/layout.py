@@ -3,8 +3,10 @@
     clusters/<stage>/                 entry point Flux syncs for a stage's cluster
     platform/base/<bb>/               cluster-level objects per building block (namespace, quota,
                                       volumes and claims)
-    platform/storage/                 StorageClasses and CSI drivers, shared by all stages
+    platform/cluster/                 cluster-wide objects shared by all stages (StorageClasses, CSI
+                                      drivers, the platform admins' binding)
     platform/<stage>/                 the platform layer of a stage
+    platform/<stage>/<bb>/            the building block's routes in that stage (hosts differ)
     building-blocks/base/<bb>/        chart source and HelmRelease, stage-independent
     building-blocks/<stage>/<bb>/     overlay: only what the stage changes
 
@@ -23,8 +25,9 @@ __all__ = [
     "cluster_dir",
     "file_name",
     "platform_base_dir",
+    "platform_cluster_dir",
+    "platform_routes_dir",
     "platform_stage_dir",
-    "platform_storage_dir",
     "repo_path",
 ]
 
@@ -39,8 +42,12 @@ def platform_base_dir(block: str | None = None) -> str:
     return "platform/base" if block is None else f"platform/base/{block}"
 
 
-def platform_storage_dir() -> str:
-    return "platform/storage"
+def platform_cluster_dir() -> str:
+    return "platform/cluster"
+
+
+def platform_routes_dir(stage: str, block: str) -> str:
+    return f"platform/{stage}/{block}"
 
 
 def platform_stage_dir(stage: str) -> str:

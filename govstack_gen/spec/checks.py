@@ -14,21 +14,16 @@ from govstack_gen.errors import Diagnostic, SpecError
 from govstack_gen.spec.load import SpecDocument
 from govstack_gen.spec.model import Environment
 from govstack_gen.spec.storage import check_storage
+from govstack_gen.spec.tenancy import RESERVED_NAMESPACES, check_tenancy
 from govstack_gen.spec.types import parse_quantity
 
 __all__ = ["RESERVED_IDS", "RESERVED_NAMESPACES", "check_environment", "find_cycle"]
 
-# Namespaces that belong to the cluster or to the platform's controllers: a building block
-# there would share their privileges and blast radius (CHECKLIST B4).
-RESERVED_NAMESPACES = frozenset({
-    "default", "flux-system", "argocd", "traefik", "kube-traefik", "cert-manager", "external-secrets",
-    "sealed-secrets", "ingress-nginx", "monitoring", "karpenter", "local-path-storage",
-})
 # Names of Flux objects in flux-system that a building block id or the environment name
 # (the GitRepository) would otherwise replace.
 RESERVED_IDS = frozenset({"platform", "flux-system"})
 # Stage names that would collide with the shared folders beside the stage folders.
-RESERVED_STAGES = frozenset({"base", "storage"})
+RESERVED_STAGES = frozenset({"base", "cluster"})
 
 Rule = Callable[[Environment, SpecDocument], list[Diagnostic]]
 
@@ -196,5 +191,5 @@ def _resources(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
 
 
 RULES: tuple[Rule, ...] = (
-    _environment_name, _duplicate_ids, _namespaces, _unknown_dependencies, _cycles, _stages, _resources, check_storage,
+    _environment_name, _duplicate_ids, _namespaces, _unknown_dependencies, _cycles, _stages, _resources, check_storage, check_tenancy,
 )

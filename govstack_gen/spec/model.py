@@ -80,8 +80,15 @@ class Metadata(SpecModel):
     description: str = ""
 
 
+class Taint(SpecModel):
+    key: LabelKey
+    value: LabelValue = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+
+
 class NodePool(SpecModel):
     labels: dict[LabelKey, LabelValue] = Field(description="Node labels that select this pool.")
+    taints: list[Taint] = Field(default_factory=list, description="Taints the pool's nodes carry (tolerated by its pods).")
 
 
 class NodePools(SpecModel):
@@ -138,10 +145,101 @@ class ResourceList(SpecModel):
 
 
 class Resources(SpecModel):
-    """The namespace's budget: rendered as its ResourceQuota."""
+    """The namespace's budget: rendered as its ResourceQuota (with a LimitRange for defaults)."""
 
     requests: ResourceList
     limits: ResourceList
+    storage: Quantity | None = Field(None, description="Storage quota; default the sum of the volumes' claims.")
+
+
+# -- ingress and access -----------------------------------------------------------------------
+
+
+class EntryPoint(SpecModel):
+    """A Traefik entry point for TCP routes (web and websecure are always there)."""
+
+    name: DnsLabel
+    port: Annotated[int, Field(ge=1, le=65535)]
+
+
+class Ingress(SpecModel):
+    namespace: DnsLabel | None = Field(None, description="Where Traefik runs; default kube-system on k3s, else traefik.")
+    cert_resolvers: list[DnsLabel] = Field(default_factory=list, description="ACME resolvers configured in Traefik.")
+    cert_resolver: DnsLabel | None = Field(None, description="Resolver for every route (or tlsSecret).")
+    tls_secret: DnsLabel | None = Field(None, description="A certificate Secret (e.g. from cert-manager) in each namespace.")
+    entry_points: list[EntryPoint] = Field(default_factory=list)
+
+
+class Team(SpecModel):
+    name: DnsLabel
+    groups: Annotated[list[Annotated[str, Field(min_length=1, max_length=253)]], Field(min_length=1)] = Field(
+        description="OIDC groups of the team's people."
+    )
+
+
+class PolicyRule(SpecModel):
+    api_groups: list[str]
+    resources: Annotated[list[str], Field(min_length=1)]
+    verbs: Annotated[list[str], Field(min_length=1)]
+
+
+class CustomRole(SpecModel):
+    name: DnsLabel
+    rules: Annotated[list[PolicyRule], Field(min_length=1)]
+
+
+class Access(SpecModel):
+    groups_prefix: str = Field(default="", description="The API server's --oidc-groups-prefix, e.g. 'oidc:'.")
+    platform_admins: list[str] = Field(default_factory=list, description="OIDC groups bound to cluster-admin.")
+    teams: list[Team] = Field(default_factory=list)
+    roles: list[CustomRole] = Field(default_factory=list, description="Namespaced roles beyond admin/edit/view.")
+
+
+class Route(SpecModel):
+    name: DnsLabel
+    host: str | None = Field(None, description="Host under the stage domain; default <route>.<building block>.")
+    path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")] = "/"
+    service: DnsLabel
+    port: Annotated[int, Field(ge=1, le=65535)]
+    middlewares: list[str] = Field(default_factory=list)
+    priority: Annotated[int, Field(ge=1, le=10000)] | None = None
+    cert_resolver: DnsLabel | None = None
+
+
+class TcpRoute(SpecModel):
+    name: DnsLabel
+    entry_point: DnsLabel
+    service: DnsLabel
+    port: Annotated[int, Field(ge=1, le=65535)]
+
+
+class IpAllowList(SpecModel):
+    source_range: Annotated[list[str], Field(min_length=1)]
+
+
+class ForwardAuth(SpecModel):
+    address: Annotated[str, Field(pattern=r"^https?://")]
+
+
+class BasicAuth(SpecModel):
+    secret: DnsLabel = Field(description="Secret with the users (htpasswd), in the building block's namespace.")
+
+
+class Middleware(SpecModel):
+    name: DnsLabel
+    ip_allow_list: IpAllowList | None = None
+    forward_auth: ForwardAuth | None = None
+    basic_auth: BasicAuth | None = None
+
+
+class PodSecurity(SpecModel):
+    level: Literal["restricted", "baseline", "privileged"] = "restricted"
+    reason: str = Field(default="", description="Why a building block needs less than restricted.")
+
+
+class Network(SpecModel):
+    connects_to: list[BuildingBlockId] = Field(default_factory=list, description="Building blocks this one calls.")
+    egress_cidrs: list[str] = Field(default_factory=list, description="Networks outside the cluster it may reach.")
 
 
 # -- storage ----------------------------------------------------------------------------------
@@ -233,8 +331,15 @@ class BuildingBlock(SpecModel):
         None, description="Replicas of every Deployment the chart renders (set through a post-renderer)."
     )
     depends_on: list[BuildingBlockId] = Field(default_factory=list, description="Building blocks that must be ready first.")
-    resources: Resources | None = None
+    resources: Resources = Field(description="The namespace's budget: ResourceQuota and LimitRange.")
     volumes: list[Volume] = Field(default_factory=list)
+    pod_security: PodSecurity = Field(default_factory=PodSecurity)
+    owner: DnsLabel | None = Field(None, description="Team the building block belongs to (cost tracking label).")
+    teams: dict[DnsLabel, DnsLabel] = Field(default_factory=dict, description="Team -> role: admin, edit, view or a custom role.")
+    routes: list[Route] = Field(default_factory=list)
+    tcp_routes: list[TcpRoute] = Field(default_factory=list)
+    middlewares: list[Middleware] = Field(default_factory=list)
+    network: Network = Field(default_factory=Network)
 
     @property
     def ns(self) -> str:
@@ -263,4 +368,6 @@ class Environment(SpecModel):
     gitops: GitOps
     stages: Annotated[list[Stage], Field(min_length=1)]
     storage: Storage | None = None
+    ingress: Ingress | None = None
+    access: Access = Field(default_factory=Access)
     building_blocks: Annotated[list[BuildingBlock], Field(min_length=1)]
