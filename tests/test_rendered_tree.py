@@ -127,7 +127,7 @@ def test_every_object_is_labelled_and_every_file_has_the_header(spec: Path, tree
         namespaces = {o["metadata"]["name"]: o for o in build(root / f"platform/{stage.name}") if o["kind"] == "Namespace"}
         assert set(namespaces) == {block.namespace for block in env.blocks}
         for namespace in namespaces.values():  # Flux never prunes a namespace: it holds data
-            assert namespace["metadata"]["annotations"] == {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+            assert namespace["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
 
 
 # -- the oracles themselves catch mistakes ------------------------------------------------------
