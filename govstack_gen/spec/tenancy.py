@@ -228,8 +228,19 @@ def _routes(env: Environment, doc: SpecDocument, block: BuildingBlock, loc: Loc)
                                "declare ingress (Traefik's namespace, certResolver or tlsSecret)")]
     declared = [m.name for m in block.middlewares]
     names = [r.name for r in block.routes] + [r.name for r in block.tcp_routes]
-    for index, _ in _duplicates(names):
-        out.append(doc.diagnostic(loc, "E615", f"route {names[index]!r} is declared twice", "give each route its own name"))
+
+    def route_loc(index: int) -> Loc:
+        http = len(block.routes)
+        return (*loc, "routes", index, "name") if index < http else (*loc, "tcpRoutes", index - http, "name")
+
+    for index, first in _duplicates(names):
+        out.append(doc.diagnostic(route_loc(index), "E615", f"route {names[index]!r} is declared twice",
+                                  "give each route its own name", related=(route_loc(first),)))
+    for name in dict.fromkeys(r.name for r in block.routes):
+        if f"{name}-http" in names:  # the name of this route's HTTP-to-HTTPS twin
+            twin = names.index(f"{name}-http")
+            out.append(doc.diagnostic(route_loc(twin), "E615", f"route name {names[twin]!r} is taken by the HTTPS redirect "
+                                      f"of route {name!r}", "choose another name"))
     for index, route in enumerate(block.routes):
         r_loc: Loc = (*loc, "routes", index)
         host = route_host(block, route.name, route.host)
@@ -241,8 +252,9 @@ def _routes(env: Environment, doc: SpecDocument, block: BuildingBlock, loc: Loc)
                 out.append(doc.diagnostic((*r_loc, "middlewares", m_index), "E603", f"middleware {name!r} is in another namespace "
                                           "or provider", "routes use middlewares of their own building block only"))
             elif name not in declared:
-                out.append(doc.diagnostic((*r_loc, "middlewares", m_index), "E604", f"unknown middleware {name!r}",
-                                          _known(name, declared, "middlewares")))
+                close = difflib.get_close_matches(name, declared, n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "declare it in the building block's middlewares"
+                out.append(doc.diagnostic((*r_loc, "middlewares", m_index), "E604", f"unknown middleware {name!r}", hint))
         resolver = route.cert_resolver or (env.ingress.cert_resolver if env.ingress else None)
         if env.ingress is not None and resolver is None and env.ingress.tls_secret is None:
             out.append(doc.diagnostic(r_loc, "E605", "the route would have no TLS",
