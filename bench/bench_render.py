@@ -3,8 +3,8 @@
     python3 bench/bench_render.py                 # N = 10, 100, 1000; 3 runs each
     python3 bench/bench_render.py --sizes 10,100 --runs 5
 
-For each N (building blocks, each with a chart, values, two volumes and a dependency; three
-stages, a third of the blocks overridden per stage) it measures, in fresh processes, the median
+For each N (building blocks, each with a chart, values, two volumes, two routes, a team and a
+dependency; three stages, a third of the blocks overridden per stage) it measures, in fresh processes, the median
 wall time and the peak memory of:
 
 - `govstack-gen render` into an empty directory (fresh) and again (unchanged);
@@ -57,6 +57,9 @@ def synthetic_spec(blocks: int) -> str:
         "storage:", "  backends:",
         "    - {name: main, type: local, root: /srv/k8s-data, node: {labels: {storage-id: main-01}}}",
         "    - {name: files, type: nfs, server: nfs.example.org, root: /exports/bench}",
+        "ingress:", "  certResolvers: [letsencrypt]", "  certResolver: letsencrypt",
+        "access:", "  groupsPrefix: 'oidc:'", "  teams:",
+        *(f"    - {{name: team-{t}, groups: [group-{t}]}}" for t in range(10)),
         "gitops:", "  url: https://git.example.org/gov/bench.git", "stages:",
     ]
     for stage in ("dev", "staging", "prod"):
@@ -73,6 +76,12 @@ def synthetic_spec(blocks: int) -> str:
             "    volumes:",
             "      - {name: data, size: 10Gi, backend: main, database: true, valuesKey: persistence.existingClaim}",
             "      - {name: files, size: 5Gi, backend: files, accessModes: [ReadWriteMany]}",
+            f"    teams: {{team-{i % 10}: edit}}",
+            "    routes:",
+            "      - {name: app, service: web, port: 8080}",
+            "      - {name: api, service: api, port: 9090, middlewares: [internal]}",
+            "    middlewares:",
+            "      - {name: internal, ipAllowList: {sourceRange: [10.0.0.0/8]}}",
         ]
         if i:
             lines.append(f"    dependsOn: [bb-{(i - 1):04d}]")
