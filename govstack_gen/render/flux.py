@@ -8,6 +8,7 @@ namespace (Flux's `--no-cross-namespace-refs` lockdown forbids sharing one acros
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from govstack_gen.render import ingress, k8s, layout, storage, tenancy
@@ -33,18 +34,17 @@ HELM_CHART_LAYER = {"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar
 Tree = dict[str, dict[str, Any]]
 
 
-def render_flux(env: Resolved) -> Tree:
-    tree: Tree = {}
+def render_flux(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, object) pairs, one folder at a time: a large environment is never all in memory."""
     for block in env.blocks:
-        tree.update(_platform_base(env, block))
-        tree.update(_block_base(env, block))
-    tree[f"{layout.platform_base_dir()}/kustomization.yaml"] = kustomization([b.id for b in env.blocks])
+        yield from _platform_base(env, block).items()
+        yield from _block_base(env, block).items()
+    yield f"{layout.platform_base_dir()}/kustomization.yaml", kustomization([b.id for b in env.blocks])
     cluster = _cluster(env)
     if cluster:
-        tree.update(_folder(layout.platform_cluster_dir(), cluster))
+        yield from _folder(layout.platform_cluster_dir(), cluster).items()
     for stage in env.stages:
-        tree.update(_stage(env, stage, bool(cluster)))
-    return tree
+        yield from _stage(env, stage, bool(cluster))
 
 
 # -- platform layer -----------------------------------------------------------------------------
@@ -139,8 +139,7 @@ def _post_renderers(env: Resolved, replicas: int | None) -> list[dict[str, Any]]
 # -- stages -------------------------------------------------------------------------------------
 
 
-def _stage(env: Resolved, stage: ResolvedStage, with_cluster: bool) -> Tree:
-    tree: Tree = {}
+def _stage(env: Resolved, stage: ResolvedStage, with_cluster: bool) -> Iterator[tuple[str, dict[str, Any]]]:
     platform_dir = layout.platform_stage_dir(stage.name)
     layers = [layout.platform_base_dir()]
     if with_cluster:
@@ -149,19 +148,18 @@ def _stage(env: Resolved, stage: ResolvedStage, with_cluster: bool) -> Tree:
         routes = ingress.routes(env, stage, block)
         if routes:
             folder = layout.platform_routes_dir(stage.name, block.id)
-            tree.update(_folder(folder, routes))
+            yield from _folder(folder, routes).items()
             layers.append(folder)
-    tree[f"{platform_dir}/kustomization.yaml"] = kustomization([layout.relative(platform_dir, d) for d in layers])
+    yield f"{platform_dir}/kustomization.yaml", kustomization([layout.relative(platform_dir, d) for d in layers])
     for block in env.blocks:
-        tree.update(_block_overlay(env, stage, block))
+        yield from _block_overlay(env, stage, block).items()
     cluster = layout.cluster_dir(stage.name)
     entry = [_git_repository(env, stage), _layer(env, stage, PLATFORM, platform_dir, [])]
     entry += [
         _layer(env, stage, block.id, layout.block_stage_dir(stage.name, block.id), [PLATFORM, *block.depends_on])
         for block in env.blocks
     ]
-    tree.update(_folder(cluster, entry))
-    return tree
+    yield from _folder(cluster, entry).items()
 
 
 def _block_overlay(env: Resolved, stage: ResolvedStage, block: Block) -> Tree:

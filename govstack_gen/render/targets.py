@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from govstack_gen.render.flux import render_flux
@@ -11,16 +11,18 @@ from govstack_gen.yaml_io import dump_document
 
 __all__ = ["ENGINES", "render_files", "render_objects"]
 
-Renderer = Callable[[Resolved], dict[str, dict[str, Any]]]
+Renderer = Callable[[Resolved], Iterator[tuple[str, dict[str, Any]]]]
 
 # Every target is an explicit entry here (Argo CD joins when it lands).
 ENGINES: dict[str, Renderer] = {"flux": render_flux}
 
 
 def render_objects(env: Resolved) -> dict[str, dict[str, Any]]:
-    return ENGINES[env.gitops.engine](env)
+    return dict(ENGINES[env.gitops.engine](env))
 
 
 def render_files(env: Resolved) -> dict[str, bytes]:
-    objects = render_objects(env)
-    return {path: dump_document(objects[path], env.source) for path in sorted(objects)}
+    # Emitted as rendered, so only bytes are kept: the objects of a large environment would
+    # take more memory than the files.
+    files = {path: dump_document(obj, env.source) for path, obj in ENGINES[env.gitops.engine](env)}
+    return dict(sorted(files.items()))
