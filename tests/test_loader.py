@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 from govstack_gen.errors import SpecError
 from govstack_gen.pipeline import load_and_resolve, render_spec
 from govstack_gen.spec.load import MAX_SPEC_BYTES, parse_document
-from helpers import CASES
+from helpers import CASES, EXAMPLES
 
 VALID = (CASES / "valid" / "overrides" / "environment.yaml").read_text()
+# The richest spec (storage, routes, teams, flows) is what the mutation fuzzer starts from.
+RICH = (EXAMPLES / "sandbox-k3s" / "environment.yaml").read_text()
 
 
 def codes(raw: bytes) -> list[str]:
@@ -75,7 +77,7 @@ def test_an_unquoted_date_stays_the_text_helm_would_see(tmp_path: Path) -> None:
 
 # -- property: any mutation of a valid spec gives a render or coded diagnostics -----------------
 
-LINES = VALID.splitlines(keepends=True)
+LINES = RICH.splitlines(keepends=True)
 NOISE = st.sampled_from(["<<: ", "!x ",
                          "", " ", "  ", "\t", ":", "- ", "&a ", "*a", "'", '"', "{", "}", "[", "]", "---\n", "yes",
                          "-1", "1.10", "\x00", "\ufeff", "#", "?", "!!str ", "null", "~", "é", "0755", "${x}", "..", "\n"])
