@@ -1,47 +1,152 @@
-"""The copier template bootstraps an environment repository that renders at once."""
+"""The copier template bootstraps an environment repository that renders and passes its own CI
+at once, and stays upgradable with `copier update`. Real copier, real git, in tmp_path."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
 import pytest
-from copier import run_copy
+import yaml
+from copier import run_copy, run_update
 
 from govstack_gen.cli import main
 from helpers import ROOT
 
+# The commands CI of the generated repository runs (govstack-gen, yamllint) from this Python.
+ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org")
 
-def copy(dst: Path, **data: object) -> None:
+
+def run(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=cwd, env=ENV, capture_output=True, text=True, check=False)
+
+
+def copy(dst: Path, src: Path = ROOT, vcs_ref: str = "HEAD", **data: object) -> None:
     with warnings.catch_warnings():
         # The template is this working tree; uncommitted edits during development are expected.
         warnings.filterwarnings("ignore", message=".*dirty.*", category=Warning)
         warnings.filterwarnings("ignore", message=".*DirtyLocal.*", category=Warning)
-        run_copy(str(ROOT), dst, data=data, defaults=True, vcs_ref="HEAD", quiet=True)
+        run_copy(str(src), dst, data=data, defaults=True, vcs_ref=vcs_ref, quiet=True)
 
 
-def test_copy_with_defaults_renders_and_checks(tmp_path: Path) -> None:
+def commit_all(repo: Path, message: str) -> None:
+    assert run(repo, "git", "add", "-A").returncode == 0
+    assert run(repo, "git", "commit", "-qm", message).returncode == 0
+
+
+def bootstrap(repo: Path) -> None:
+    """What an operator does after `copier copy`: render, commit."""
+    assert run(repo, "git", "init", "-q").returncode == 0
+    assert main(["render", str(repo / "environment.yaml")]) == 0
+    commit_all(repo, "bootstrap")
+
+
+def test_copy_with_defaults_renders_and_passes_its_ci(tmp_path: Path) -> None:
     repo = tmp_path / "env"
     copy(repo)
-    assert (repo / ".copier-answers.yml").exists()
+    for name in (".copier-answers.yml", ".github/workflows/govstack.yml", ".gitlab-ci.yml", ".pre-commit-config.yaml",
+                 ".yamllint.yaml", ".sops.yaml", "renovate.json", "scripts/ci.sh", "README.md"):
+        assert (repo / name).is_file(), name
     assert (repo / "environment.schema.json").read_text() == (ROOT / "docs" / "environment.schema.json").read_text()
-    assert main(["render", str(repo / "environment.yaml")]) == 0
-    assert (repo / "clusters" / "dev" / "kustomization.yaml").exists()
+    bootstrap(repo)
     assert main(["render", str(repo / "environment.yaml"), "--check"]) == 0
+    result = run(repo, "bash", "scripts/ci.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lint = run(repo, sys.executable, "-m", "yamllint", "--strict", "-c", ".yamllint.yaml", "clusters", "platform", "building-blocks")
+    assert lint.returncode == 0, lint.stdout
+    for workflow in (".github/workflows/govstack.yml", ".gitlab-ci.yml", ".sops.yaml", ".pre-commit-config.yaml"):
+        yaml.safe_load((repo / workflow).read_text())
 
 
-def test_copy_with_answers(tmp_path: Path) -> None:
+def test_ci_prints_the_rendered_diff_when_the_tree_is_stale(tmp_path: Path) -> None:
     repo = tmp_path / "env"
-    copy(repo, env_name="ng-prod", platform="eks", base_domain="Gov.Example.NG", stages=["staging", "prod"],
-         git_url="ssh://git@github.com/gov/ng-prod.git")
+    copy(repo)
+    bootstrap(repo)
+    spec = repo / "environment.yaml"
+    spec.write_text(spec.read_text().replace("interval: 10m", "interval: 5m"))
+    result = run(repo, "bash", "scripts/ci.sh")
+    assert result.returncode == 1
+    assert "-  interval: 10m" in result.stdout and "+  interval: 5m" in result.stdout
+    assert "out of date" in result.stderr
+
+
+def test_copy_with_an_answers_file(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.yml"
+    answers.write_text(yaml.safe_dump({
+        "env_name": "ng-prod", "platform": "eks", "base_domain": "Gov.Example.NG", "stages": ["staging", "prod"],
+        "git_url": "ssh://git@github.com/gov/ng-prod.git", "storage_backend": "efs", "efs_file_system_id": "fs-0a1b2c3d4e5f60718",
+        "building_blocks": ["information-mediator", "digital-registries"], "teams": {"integration": ["integration-team"]},
+        "platform_admins": ["ng-admins"],
+    }))
+    repo = tmp_path / "env"
+    result = subprocess.run([sys.executable, "-m", "copier", "copy", "--data-file", str(answers), "--defaults", "--vcs-ref",
+                             "HEAD", "--quiet", str(ROOT), str(repo)], capture_output=True, text=True, env=ENV)
+    assert result.returncode == 0, result.stderr
     text = (repo / "environment.yaml").read_text()
-    assert "domain: staging.gov.example.ng" in text and "domain: gov.example.ng" in text
-    assert main(["render", str(repo / "environment.yaml")]) == 0
+    assert "domain: staging.gov.example.ng" in text and "fileSystemId: fs-0a1b2c3d4e5f60718" in text
+    assert "id: payments" not in text
+    bootstrap(repo)
     assert sorted(p.name for p in (repo / "clusters").iterdir()) == ["prod", "staging"]
+    assert run(repo, "bash", "scripts/ci.sh").returncode == 0
 
 
-@pytest.mark.parametrize("answers", [{"env_name": "Bad_Name"}, {"git_url": "git@github.com:gov/x.git"}, {"stages": []}])
+@pytest.mark.parametrize("answers", [
+    {"env_name": "Bad_Name"},
+    {"git_url": "git@github.com:gov/x.git"},
+    {"stages": []},
+    {"building_blocks": ["information-mediator", "identity"]},
+    {"platform": "eks", "storage_backend": "hostPath"},
+    {"storage_root": "/srv/../etc"},
+    {"storage_backend": "efs", "efs_file_system_id": "fs-XYZ"},
+])
 def test_invalid_answers_are_refused(tmp_path: Path, answers: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         copy(tmp_path / "env", **answers)
     assert not (tmp_path / "env" / "environment.yaml").exists()
+
+
+def template_repo(path: Path) -> None:
+    """A git repository holding this working tree's template files (what a release tag holds)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout.split()
+    for rel in listed:
+        if rel == "copier.yml" or rel.startswith(("template/", "docs/")):
+            target = path / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, target, follow_symlinks=False)
+    assert run(path, "git", "init", "-q").returncode == 0
+    commit_all(path, "template")
+
+
+def test_update_keeps_the_operators_edits_and_brings_the_new_template(tmp_path: Path) -> None:
+    template, repo = tmp_path / "template", tmp_path / "env"
+    template_repo(template)
+    assert run(template, "git", "tag", "v1.0.0").returncode == 0
+    copy(repo, src=template, vcs_ref="v1.0.0")
+    bootstrap(repo)
+    spec = repo / "environment.yaml"
+    spec.write_text(spec.read_text().replace("interval: 10m", "interval: 5m"))  # the operator's own change
+    assert main(["render", str(spec)]) == 0
+    commit_all(repo, "faster reconciliation")
+    readme = template / "template" / "README.md.jinja"  # the template's next release
+    readme.write_text(readme.read_text() + "\nSee the GovStack operations handbook for runbooks.\n")
+    jinja = template / "template" / "environment.yaml.jinja"
+    jinja.write_text(jinja.read_text().replace("# One cluster per stage; each stage lists only what differs for it.",
+                                               "# One cluster per stage; a stage lists only what differs for it."))
+    commit_all(template, "v2")
+    assert run(template, "git", "tag", "v2.0.0").returncode == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_update(str(repo), defaults=True, overwrite=True, vcs_ref="v2.0.0", quiet=True)
+    text = spec.read_text()
+    assert "interval: 5m" in text  # kept
+    assert "a stage lists only what differs for it" in text  # arrived
+    assert "operations handbook" in (repo / "README.md").read_text()
+    assert not list(repo.rglob("*.rej"))
+    assert yaml.safe_load((repo / ".copier-answers.yml").read_text())["_commit"] == "v2.0.0"
+    assert main(["render", str(spec), "--check"]) == 0
