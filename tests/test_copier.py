@@ -150,3 +150,20 @@ def test_update_keeps_the_operators_edits_and_brings_the_new_template(tmp_path: 
     assert not list(repo.rglob("*.rej"))
     assert yaml.safe_load((repo / ".copier-answers.yml").read_text())["_commit"] == "v2.0.0"
     assert main(["render", str(spec), "--check"]) == 0
+
+
+def test_renovate_sees_every_chart_version(tmp_path: Path) -> None:
+    repo = tmp_path / "env"
+    copy(repo)
+    import json
+    import re
+
+    managers = json.loads((repo / "renovate.json").read_text())["customManagers"]
+    text = (repo / "environment.yaml").read_text()
+    found = set()
+    for manager in managers:
+        for pattern in manager["matchStrings"]:
+            python_pattern = re.sub(r"\(\?<(\w+)>", r"(?P<\1>", pattern)  # JavaScript named groups -> Python
+            found |= {m.group("currentValue") for m in re.finditer(python_pattern, text)}
+    versions = {m.group(1) for m in re.finditer(r'^\s+version: "?([^"\s]+)"?$', text, re.MULTILINE)}
+    assert versions and versions <= found
