@@ -94,7 +94,6 @@ class ResolvedStage:
 class Resolved:
     name: str
     source: str  # the spec's file name, for headers
-    platform: str
     gitops: GitOps
     blocks: tuple[Block, ...]  # sorted by id
     stages: tuple[ResolvedStage, ...]  # in spec order
@@ -129,7 +128,7 @@ def resolve(env: Environment, source: str) -> Resolved:
         for stage in env.stages
     )
     backends = tuple(env.storage.backends) if env.storage else ()
-    return Resolved(env.metadata.name, source, env.platform.type, env.gitops, blocks, stages, backends, env.ingress,
+    return Resolved(env.metadata.name, source, env.gitops, blocks, stages, backends, env.ingress,
                     ingress_namespace(env), env.access, env.platform.node_pools)
 
 

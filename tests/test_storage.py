@@ -111,11 +111,17 @@ def test_rename_keeping_the_directory_is_named_as_such(tmp_path: Path, capsys: p
     assert pv["spec"]["local"]["path"] == "/srv/k8s-data/sandbox/messaging/data"  # same data, new objects
 
 
-def test_moving_a_volume_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def render_then_change(tmp_path: Path, old: str, new: str) -> tuple[Path, Path]:
+    """Render the k3s example, then write a spec with one change: (output, new spec)."""
     out = tmp_path / "out"
     assert main(["render", str(K3S), "--output", str(out)]) == 0
     spec = tmp_path / "environment.yaml"
-    spec.write_text(K3S.read_text().replace("root: /srv/k8s-data", "root: /srv/other-disk"))
+    spec.write_text(K3S.read_text().replace(old, new))
+    return out, spec
+
+
+def test_moving_a_volume_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, spec = render_then_change(tmp_path, "root: /srv/k8s-data", "root: /srv/other-disk")
     capsys.readouterr()
     assert main(["render", str(spec), "--output", str(out)]) == 1
     err = capsys.readouterr().err
@@ -125,10 +131,7 @@ def test_moving_a_volume_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_changing_a_bound_claim_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "out"
-    assert main(["render", str(K3S), "--output", str(out)]) == 0
-    spec = tmp_path / "environment.yaml"
-    spec.write_text(K3S.read_text().replace("        size: 2Gi\n", "        size: 4Gi\n"))
+    out, spec = render_then_change(tmp_path, "        size: 2Gi\n", "        size: 4Gi\n")
     capsys.readouterr()
     assert main(["render", str(spec), "--output", str(out)]) == 1
     assert "claim cache/cache-data would change from (2Gi ReadWriteOnce sandbox.main) to (4Gi ReadWriteOnce sandbox.main)" \
@@ -136,8 +139,5 @@ def test_changing_a_bound_claim_is_refused(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_unrelated_changes_pass(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    assert main(["render", str(K3S), "--output", str(out)]) == 0
-    spec = tmp_path / "environment.yaml"
-    spec.write_text(K3S.read_text().replace("interval: 10m", "interval: 15m"))
+    out, spec = render_then_change(tmp_path, "interval: 10m", "interval: 15m")
     assert main(["render", str(spec), "--output", str(out)]) == 0

@@ -9,16 +9,12 @@ from govstack_gen.render.flux import render_flux
 from govstack_gen.resolve import Resolved
 from govstack_gen.yaml_io import dump_document
 
-__all__ = ["ENGINES", "render_files", "render_objects"]
+__all__ = ["ENGINES", "render_files"]
 
 Renderer = Callable[[Resolved], Iterator[tuple[str, dict[str, Any]]]]
 
 # Every target is an explicit entry here (Argo CD joins when it lands).
 ENGINES: dict[str, Renderer] = {"flux": render_flux}
-
-
-def render_objects(env: Resolved) -> dict[str, dict[str, Any]]:
-    return dict(ENGINES[env.gitops.engine](env))
 
 
 def render_files(env: Resolved) -> dict[str, bytes]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from govstack_gen.errors import Diagnostic
-from govstack_gen.spec.load import SpecDocument
+from govstack_gen.spec.load import Loc, SpecDocument
 from govstack_gen.spec.model import (
     Backend,
     BuildingBlock,
@@ -41,9 +41,6 @@ SENSITIVE_PATHS = (
 NETWORK_FILE_SYSTEMS = (NfsBackend, EfsBackend)
 NODE_LOCAL = (LocalBackend, HostPathBackend)
 SHARED_MODES = ("ReadWriteMany", "ReadOnlyMany")
-
-Loc = tuple[str | int, ...]
-
 
 def is_sensitive(path: str) -> bool:
     if path == "/" or path.rsplit("/", 1)[-1].endswith(".sock"):
