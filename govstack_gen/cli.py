@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from govstack_gen import __version__
+from govstack_gen.validation import DEFAULT_KUBE_VERSION
 
 if TYPE_CHECKING:  # imported when a command runs: `--help` pays for argparse only
     from pathlib import Path
@@ -47,6 +48,26 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--allow-data-move", action="store_true",
                         help="render even though volumes would move or disappear (after migrating their data)")
     render.set_defaults(run=_render)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check the rendered tree as a cluster would (schemas, kustomize builds, security policy)",
+        description="Render the spec in memory, build every overlay with kustomize, and check every object against "
+        "the Kubernetes schemas of one version and custom resources against their CRDs, then the security policy. "
+        "Writes nothing; exit 1 on any error.",
+    )
+    validate.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"environment spec (default: {DEFAULT_SPEC})")
+    validate.add_argument("--kube-version", default=DEFAULT_KUBE_VERSION, metavar="X.Y",
+                          help="Kubernetes version whose schemas to check against (default: %(default)s)")
+    validate.add_argument("--crds", action="append", default=[], metavar="DIR",
+                          help="CRD YAML files (a folder or a file; repeatable). A Flux gotk-components.yaml in the "
+                          "spec's repository is picked up as well")
+    validate.add_argument("--kustomize", metavar="CMD", help="kustomize binary (default: $KUSTOMIZE, kustomize, "
+                          "then kubectl kustomize)")
+    validate.add_argument("--tree", metavar="DIR", help="check the tree in DIR (as committed, hand edits included) "
+                          "instead of rendering the spec in memory")
+    validate.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
+    validate.set_defaults(run=_validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of the spec",
                                  description="Print the JSON Schema of environment.yaml (for editors and CI).")
@@ -169,6 +190,51 @@ def _render_fully(args: argparse.Namespace, spec: Path, inputs: str, out: TextIO
         print(f"{root}: {len(plan.create)} created, {len(plan.update)} updated, {len(plan.delete)} deleted, "
               f"{len(plan.unchanged)} unchanged", file=err)
     return ExitStatus.OK
+
+
+def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from pathlib import Path
+
+    from govstack_gen.errors import Diagnostic, ExitStatus, SourceLocation, SpecError
+    from govstack_gen.validation.build import KustomizeNotFound, kustomize_command
+    from govstack_gen.validation.report import json_report, text_report
+    from govstack_gen.validation.run import flux_components, validate_spec
+    from govstack_gen.validation.schemas import SchemaSet, UnsupportedKubeVersion, crd_paths, load_crds
+
+    spec = Path(args.spec)
+    tree = Path(args.tree) if args.tree else None
+    missing = [str(p) for p in [spec, *map(Path, args.crds), *([tree] if tree else [])] if not p.exists()]
+    if missing:
+        print(f"govstack-gen: error: {', '.join(repr(m) for m in missing)} not found", file=err)
+        return ExitStatus.USAGE
+    paths = [p for d in args.crds for p in crd_paths(Path(d))] + flux_components(spec.parent)
+    crds, problems = load_crds(paths)
+    try:
+        schemas = SchemaSet(args.kube_version, crds)
+    except UnsupportedKubeVersion as exc:
+        print(f"govstack-gen: error: --kube-version: {exc}", file=err)
+        return ExitStatus.USAGE
+    try:
+        kustomize = kustomize_command(args.kustomize)
+    except KustomizeNotFound as exc:
+        problems.append(Diagnostic("E707", f"cannot build the overlays: {exc}", SourceLocation(str(spec)),
+                                   hint="install kustomize (or kubectl), or name it with --kustomize"))
+        kustomize = ()
+    result = None
+    try:
+        if kustomize:
+            result = validate_spec(spec, schemas, kustomize, tree)
+            problems += result.diagnostics
+    except SpecError as exc:
+        problems += exc.diagnostics
+    if args.format == "json":
+        out.write(json_report(result, problems))
+    elif result is not None:
+        result.diagnostics = problems
+        out.write(text_report(result))
+    else:
+        out.write("".join(d.render() + "\n" for d in problems))
+    return ExitStatus.FAILURE if any(d.severity == "error" for d in problems) else ExitStatus.OK
 
 
 def _schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:

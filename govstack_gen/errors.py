@@ -115,6 +115,14 @@ CODES: dict[str, str] = {
     "E403": "output path escapes the output directory",
     "E404": "output directory unusable",
     "E405": "ownership manifest is corrupt",
+    # E7xx: validating the rendered tree
+    "E701": "object does not match its Kubernetes schema",
+    "E702": "custom resource does not match its CRD",
+    "E703": "no schema for a kind",
+    "E704": "kustomize build failed",
+    "E705": "security policy violated",
+    "E706": "CRD file cannot be read",
+    "E707": "kustomize not available",
 }
 
 

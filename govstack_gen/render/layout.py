@@ -29,6 +29,7 @@ __all__ = [
     "platform_routes_dir",
     "platform_stage_dir",
     "repo_path",
+    "stage_entry_points",
 ]
 
 MANIFEST_DIR = ".govstack-gen"
@@ -75,3 +76,8 @@ def repo_path(tree_root: str, directory: str) -> str:
 
 def relative(from_dir: str, to_dir: str) -> str:
     return posixpath.relpath(to_dir, from_dir)
+
+
+def stage_entry_points(stage: str, blocks: list[str]) -> list[str]:
+    """The folders Flux builds for a stage: the cluster entry point, then each Kustomization's path."""
+    return [cluster_dir(stage), platform_stage_dir(stage), *(block_stage_dir(stage, b) for b in blocks)]

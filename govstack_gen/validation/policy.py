@@ -1,0 +1,162 @@
+"""The security properties every rendered tree has (../CHECKLIST §2), checked on the objects
+kustomize builds for one stage: what the cluster would receive, after every overlay.
+
+Each rule returns violations as (object, path in the object, message); the checker turns them
+into located diagnostics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from govstack_gen.spec.tenancy import RESERVED_NAMESPACES
+
+__all__ = ["RULES", "Violation", "check_policy"]
+
+Obj = dict[str, Any]
+Path = tuple[str | int, ...]
+Violation = tuple[Obj, Path, str]
+
+FORBIDDEN_VERBS = frozenset({"*", "escalate", "bind", "impersonate"})
+# Subresources and kinds that let a namespace holder break out of it (rbac-good-practices).
+FORBIDDEN_RESOURCES = frozenset({
+    "*", "pods/exec", "pods/attach", "nodes/proxy", "serviceaccounts/token", "certificatesigningrequests/approval",
+    "mutatingwebhookconfigurations", "validatingwebhookconfigurations",
+    "namespaces", "roles", "rolebindings", "networkpolicies", "resourcequotas", "limitranges", "persistentvolumes",
+    "storageclasses",
+})
+READ_VERBS = frozenset({"get", "list", "watch"})
+PSS_LEVELS = ("restricted", "baseline")
+FLUX_SYSTEM = "flux-system"
+FLUX_SYSTEM_KINDS = frozenset({"Kustomization", "GitRepository", "ServiceAccount"})
+PROTECTED_KINDS = ("Namespace", "PersistentVolume", "PersistentVolumeClaim")
+PRUNE = "kustomize.toolkit.fluxcd.io/prune"
+PLATFORM_ADMINS = "govstack-platform-admins"
+
+
+def _kind(objects: list[Obj], kind: str) -> Iterator[Obj]:
+    return (o for o in objects if o.get("kind") == kind)
+
+
+def _meta(obj: Obj) -> dict[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def namespaces_are_isolated(objects: list[Obj]) -> Iterator[Violation]:
+    """Pod security pinned, a quota, a limit range and default-deny in every namespace we create."""
+    for ns in _kind(objects, "Namespace"):
+        name, labels = _meta(ns).get("name"), _meta(ns).get("labels") or {}
+        pss = "pod-security.kubernetes.io/"
+        if labels.get(f"{pss}enforce") not in PSS_LEVELS:
+            yield ns, ("metadata", "labels", f"{pss}enforce"), "pod security must enforce restricted (baseline at least)"
+        for mode in ("audit", "warn"):
+            if labels.get(f"{pss}{mode}") != "restricted":
+                yield ns, ("metadata", "labels", f"{pss}{mode}"), f"pod security {mode} must be restricted"
+        for mode in ("enforce", "audit", "warn"):
+            if not str(labels.get(f"{pss}{mode}-version", "")).startswith("v1."):
+                yield ns, ("metadata", "labels", f"{pss}{mode}-version"), f"pod security {mode} must be pinned to a Kubernetes version"
+        inside = [o for o in objects if _meta(o).get("namespace") == name]
+        for kind in ("ResourceQuota", "LimitRange"):
+            if not any(True for _ in _kind(inside, kind)):
+                yield ns, (), f"namespace {name} has no {kind}"
+        deny = [p for p in _kind(inside, "NetworkPolicy")
+                if p.get("spec") == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}]
+        if not deny:
+            yield ns, (), f"namespace {name} has no default-deny NetworkPolicy (podSelector {{}}, Ingress and Egress)"
+
+
+def rbac_is_least_privilege(objects: list[Obj]) -> Iterator[Violation]:
+    for role in _kind(objects, "ClusterRole"):
+        yield role, (), "tenants never get ClusterRoles; bind a built-in role or a namespaced Role"
+    for role in _kind(objects, "Role"):
+        for i, rule in enumerate(role.get("rules") or []):
+            if "*" in (rule.get("apiGroups") or []):
+                yield role, ("rules", i, "apiGroups"), "wildcard API group"
+            if bad := FORBIDDEN_VERBS & set(rule.get("verbs") or []):
+                yield role, ("rules", i, "verbs"), f"forbidden verbs {sorted(bad)}"
+            writes = set(rule.get("verbs") or []) - READ_VERBS
+            for resource in rule.get("resources") or []:
+                if resource in FORBIDDEN_RESOURCES and (writes or "/" in resource or resource == "*"):
+                    yield role, ("rules", i, "resources"), f"{resource!r} lets a tenant escape its namespace"
+    for binding in [*_kind(objects, "RoleBinding"), *_kind(objects, "ClusterRoleBinding")]:
+        for i, subject in enumerate(binding.get("subjects") or []):
+            if subject.get("kind") == "ServiceAccount" and subject.get("name") == "default":
+                yield binding, ("subjects", i), "the default ServiceAccount must have no bindings"
+        if binding.get("kind") == "ClusterRoleBinding" and (
+            _meta(binding).get("name") != PLATFORM_ADMINS or any(s.get("kind") != "Group" for s in binding.get("subjects") or [])
+        ):
+            yield binding, (), f"the only ClusterRoleBinding is {PLATFORM_ADMINS}, to groups"
+    for account in _kind(objects, "ServiceAccount"):
+        if account.get("automountServiceAccountToken") is not False:
+            yield account, ("automountServiceAccountToken",), "must be false (no token unless a workload needs one)"
+
+
+def routes_are_tls_and_same_namespace(objects: list[Obj]) -> Iterator[Violation]:
+    for route in _kind(objects, "IngressRoute"):
+        spec = route.get("spec") or {}
+        entry_points = spec.get("entryPoints") or []
+        if "websecure" in entry_points:
+            tls = spec.get("tls") or {}
+            if not (tls.get("certResolver") or tls.get("secretName")):
+                yield route, ("spec", "tls"), "public route without TLS (certResolver or secretName)"
+        elif any(m != {"name": "https-redirect"} for rule in spec.get("routes") or [] for m in rule.get("middlewares") or [None]):
+            yield route, ("spec", "routes"), "a plain-HTTP route may only redirect to HTTPS"
+    for route in [*_kind(objects, "IngressRoute"), *_kind(objects, "IngressRouteTCP")]:
+        for i, rule in enumerate((route.get("spec") or {}).get("routes") or []):
+            for field in ("services", "middlewares"):
+                for j, ref in enumerate(rule.get(field) or []):
+                    if "@" in str(ref.get("name", "")) or "namespace" in ref:
+                        yield route, ("spec", "routes", i, field, j), "references must stay in the route's namespace"
+
+
+def flux_is_locked_down(objects: list[Obj]) -> Iterator[Violation]:
+    for obj in objects:
+        namespace = _meta(obj).get("namespace")
+        if namespace == FLUX_SYSTEM and obj.get("kind") not in FLUX_SYSTEM_KINDS:
+            yield obj, ("metadata", "namespace"), f"only {sorted(FLUX_SYSTEM_KINDS)} belong in {FLUX_SYSTEM}"
+        elif namespace is not None and namespace != FLUX_SYSTEM and (namespace in RESERVED_NAMESPACES or namespace.startswith("kube-")):
+            yield obj, ("metadata", "namespace"), f"{namespace} is reserved for the platform"
+    for kustomization in _kind(objects, "Kustomization"):
+        spec = kustomization.get("spec") or {}
+        tenant = kustomization.get("apiVersion", "").startswith("kustomize.toolkit.fluxcd.io/") and spec.get("targetNamespace")
+        if tenant and not spec.get("serviceAccountName"):
+            yield kustomization, ("spec",), "a building block's Kustomization must impersonate its service account"
+    for release in _kind(objects, "HelmRelease"):
+        spec = release.get("spec") or {}
+        if not spec.get("serviceAccountName"):
+            yield release, ("spec",), "a HelmRelease must impersonate a namespaced service account"
+        ref = spec.get("chartRef") or ((spec.get("chart") or {}).get("spec") or {}).get("sourceRef") or {}
+        if ref.get("namespace") not in (None, _meta(release).get("namespace")):
+            yield release, ("spec",), "the chart source must be in the release's own namespace"
+
+
+def data_is_never_pruned(objects: list[Obj]) -> Iterator[Violation]:
+    for kind in PROTECTED_KINDS:
+        for obj in _kind(objects, kind):
+            if (_meta(obj).get("annotations") or {}).get(PRUNE) != "disabled":
+                yield obj, ("metadata", "annotations"), f"{kind} must carry {PRUNE}: disabled"
+    for pv in _kind(objects, "PersistentVolume"):
+        if (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") != "Retain":
+            yield pv, ("spec", "persistentVolumeReclaimPolicy"), "static volumes must be Retain"
+    for claim in _kind(objects, "PersistentVolumeClaim"):
+        spec = claim.get("spec") or {}
+        if spec.get("volumeName") and spec.get("storageClassName") is None:
+            yield claim, ("spec",), "a claim bound to a static volume must name its StorageClass (no default class)"
+
+
+def no_plaintext_secrets(objects: list[Obj]) -> Iterator[Violation]:
+    for secret in _kind(objects, "Secret"):
+        if "sops" not in secret:
+            yield secret, (), "a Secret in git must be SOPS-encrypted (or come from an external store)"
+
+
+RULES: tuple[Callable[[list[Obj]], Iterator[Violation]], ...] = (
+    namespaces_are_isolated, rbac_is_least_privilege, routes_are_tls_and_same_namespace, flux_is_locked_down,
+    data_is_never_pruned, no_plaintext_secrets,
+)
+
+
+def check_policy(objects: list[Obj]) -> list[Violation]:
+    return [violation for rule in RULES for violation in rule(objects)]
