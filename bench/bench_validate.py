@@ -26,12 +26,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_render import synthetic_spec  # noqa: E402
+from bench_render import synthetic_spec
 
-from govstack_gen.pipeline import load_and_resolve  # noqa: E402
-from govstack_gen.render.targets import ENGINES  # noqa: E402
-from govstack_gen.validation.check import _schema_errors  # noqa: E402
-from govstack_gen.validation.schemas import SchemaSet, load_crds  # noqa: E402
+from govstack_gen.pipeline import load_and_resolve
+from govstack_gen.render.targets import ENGINES
+from govstack_gen.validation.check import _schema_errors
+from govstack_gen.validation.schemas import SchemaSet, load_crds
 
 CRDS = Path(__file__).resolve().parent.parent.parent / "shared" / "crds"
 
@@ -45,7 +45,7 @@ def objects(count: int) -> list[dict[str, Any]]:
             spec.write_text(synthetic_spec(blocks))
             env = load_and_resolve(spec)
             out = [obj for path, obj in ENGINES["flux"](env)
-                   if not path.endswith("kustomization.yaml") and "/base/" in path or path.startswith(("clusters/", "platform/cluster"))]
+                   if (not path.endswith("kustomization.yaml") and "/base/" in path) or path.startswith(("clusters/", "platform/cluster"))]
             blocks *= 2
         return out[:count]
 
