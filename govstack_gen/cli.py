@@ -69,6 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
     validate.set_defaults(run=_validate)
 
+    audit = commands.add_parser(
+        "audit",
+        help="report generated files edited, deleted or added by hand",
+        description="Compare a rendered tree with its ownership manifest (.govstack-gen/manifest.json): generated "
+        "files edited or deleted by hand, and files added by hand in generated folders. Reads only; exit 1 if any.",
+    )
+    audit.add_argument("tree", nargs="?", default=".", metavar="DIR",
+                       help="the rendered tree, or a folder with environment.yaml (default: the current folder)")
+    audit.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
+    audit.set_defaults(run=_audit)
+
     schema = commands.add_parser("schema", help="print the JSON Schema of the spec",
                                  description="Print the JSON Schema of environment.yaml (for editors and CI).")
     schema.set_defaults(run=_schema)
@@ -235,6 +246,35 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     else:
         out.write("".join(d.render() + "\n" for d in problems))
     return ExitStatus.FAILURE if any(d.severity == "error" for d in problems) else ExitStatus.OK
+
+
+def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    import json
+    from pathlib import Path
+
+    from govstack_gen.audit import NotATree, audit_tree
+    from govstack_gen.diff import MANIFEST
+    from govstack_gen.errors import ExitStatus
+    from govstack_gen.spec.load import read_spec
+    from govstack_gen.validation.report import diagnostic_json
+
+    root = Path(args.tree)
+    spec = root / DEFAULT_SPEC
+    if not (root / MANIFEST).exists() and spec.is_file():  # an environment repository: its tree
+        root = _default_root(spec, read_spec(spec, spec.name)) or root
+    try:
+        findings, owned = audit_tree(root)
+    except NotATree as exc:
+        print(f"govstack-gen: error: {exc}", file=err)
+        return ExitStatus.USAGE
+    if args.format == "json":
+        out.write(json.dumps({"tree": str(root), "owned": owned, "clean": not findings,
+                              "findings": [diagnostic_json(d) for d in findings]}, indent=2) + "\n")
+    else:
+        out.write("".join(d.render() + "\n" for d in findings))
+        verdict = "clean" if not findings else f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"
+        print(f"{root}: {verdict} ({owned} generated files)", file=err)
+    return ExitStatus.FAILURE if findings else ExitStatus.OK
 
 
 def _schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:

@@ -115,6 +115,7 @@ CODES: dict[str, str] = {
     "E403": "output path escapes the output directory",
     "E404": "output directory unusable",
     "E405": "ownership manifest is corrupt",
+    "E406": "rendered file deleted by hand, or a render pending",
     # E7xx: validating the rendered tree
     "E701": "object does not match its Kubernetes schema",
     "E702": "custom resource does not match its CRD",

@@ -16,7 +16,7 @@ SPEC = CASES / "valid" / "minimal" / "environment.yaml"
 HEAVY = ("pydantic", "ruamel", "jinja2", "govstack_gen.spec.model", "govstack_gen.render")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["render", "--help"], ["schema", "--help"], ["validate", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["render", "--help"], ["schema", "--help"], ["validate", "--help"], ["audit", "--help"]])
 def test_help_imports_nothing_heavy(argv: list[str]) -> None:
     code = (
         "import sys\n"
