@@ -69,6 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
     validate.set_defaults(run=_validate)
 
+    diff = commands.add_parser(
+        "diff",
+        help="show what the spec changes, object by object, against the committed tree",
+        description="Render the spec in memory and compare the objects every stage applies with those of the "
+        "tree in a folder or at a git ref: added, changed (with the fields) and removed objects, grouped by "
+        "building block, destructive changes first. Writes nothing.",
+    )
+    diff.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"environment spec (default: {DEFAULT_SPEC})")
+    diff.add_argument("--against", metavar="DIR|REF", help="a folder holding a rendered tree, or a git ref (branch, "
+                      "tag, commit) of the repository holding the output tree (default: the output tree on disk)")
+    diff.add_argument("--format", choices=["text", "markdown", "json"], default="text",
+                      help="text, markdown (for a pull-request comment) or json (default: text)")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes (as git diff --exit-code)")
+    diff.set_defaults(run=_diff)
+
     audit = commands.add_parser(
         "audit",
         help="report generated files edited, deleted or added by hand",
@@ -246,6 +261,27 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     else:
         out.write("".join(d.render() + "\n" for d in problems))
     return ExitStatus.FAILURE if any(d.severity == "error" for d in problems) else ExitStatus.OK
+
+
+def _diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from pathlib import Path
+
+    from govstack_gen.errors import ExitStatus
+    from govstack_gen.review.report import json_report, markdown_report, text_report
+    from govstack_gen.review.run import GitError, diff_spec
+
+    spec = Path(args.spec)
+    if not spec.is_file():
+        print(f"govstack-gen: error: spec file {str(spec)!r} not found", file=err)
+        return ExitStatus.USAGE
+    try:
+        found = diff_spec(spec, args.against)
+    except GitError as exc:
+        print(f"govstack-gen: error: --against: {exc}", file=err)
+        return ExitStatus.USAGE
+    report = {"text": text_report, "markdown": markdown_report, "json": json_report}[args.format]
+    out.write(report(found.changes, found.stages, found.against, found.notes))
+    return ExitStatus.FAILURE if args.exit_code and found.changes else ExitStatus.OK
 
 
 def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:

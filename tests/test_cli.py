@@ -16,7 +16,10 @@ SPEC = CASES / "valid" / "minimal" / "environment.yaml"
 HEAVY = ("pydantic", "ruamel", "jinja2", "govstack_gen.spec.model", "govstack_gen.render")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["render", "--help"], ["schema", "--help"], ["validate", "--help"], ["audit", "--help"]])
+COMMANDS = ["render", "schema", "validate", "diff", "audit"]
+
+
+@pytest.mark.parametrize("argv", [["--help"], *([c, "--help"] for c in COMMANDS)])
 def test_help_imports_nothing_heavy(argv: list[str]) -> None:
     code = (
         "import sys\n"

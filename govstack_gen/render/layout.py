@@ -20,6 +20,7 @@ import posixpath
 
 __all__ = [
     "MANIFEST_DIR",
+    "TOP_LEVEL",
     "block_base_dir",
     "block_stage_dir",
     "cluster_dir",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 MANIFEST_DIR = ".govstack-gen"
+TOP_LEVEL = ("building-blocks", "clusters", "platform")  # every rendered file is under one of these
 
 
 def cluster_dir(stage: str) -> str:
