@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--force", action="store_true", help="overwrite or delete generated files that were edited by hand")
     render.add_argument("--allow-data-move", action="store_true",
                         help="render even though volumes would move or disappear (after migrating their data)")
+    render.add_argument("--mirror", metavar="REGISTRY", help="air-gapped: take every chart and image from this "
+                        "registry (see `govstack-gen bom --mirror`)")
     render.set_defaults(run=_render)
 
     validate = commands.add_parser(
@@ -83,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
                       help="text, markdown (for a pull-request comment) or json (default: text)")
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes (as git diff --exit-code)")
     diff.set_defaults(run=_diff)
+
+    bom = commands.add_parser(
+        "bom",
+        help="list every chart and image of the environment, per stage (bill of materials)",
+        description="List every chart (source, name, version) and every container image the building blocks declare "
+        "in their values, per stage. With --mirror, also where each goes in a private registry: the list to copy "
+        "from for an air-gapped install (then `govstack-gen render --mirror REGISTRY`).",
+    )
+    bom.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"environment spec (default: {DEFAULT_SPEC})")
+    bom.add_argument("--format", choices=["text", "json", "csv"], default="text", help="output format (default: text)")
+    bom.add_argument("--mirror", metavar="REGISTRY", help="private registry (host[:port][/path]) the charts and images "
+                     "are copied to")
+    bom.set_defaults(run=_bom)
 
     audit = commands.add_parser(
         "audit",
@@ -146,7 +161,7 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         print(f"govstack-gen: error: spec file {str(spec)!r} not found", file=err)
         return ExitStatus.USAGE
     raw = read_spec(spec, spec.name)
-    inputs = inputs_digest(raw, spec.name)
+    inputs = inputs_digest(raw, spec.name, f"mirror={args.mirror}" if args.mirror else "")
     root = args.output if args.output is not None else _default_root(spec, raw)
     # Nothing changed since the last render (same spec, same govstack-gen, tree untouched):
     # no need to validate and render again. This is what CI runs on every pull request.
@@ -185,6 +200,10 @@ def _render_fully(args: argparse.Namespace, spec: Path, inputs: str, out: TextIO
     from govstack_gen.writer import TXN, apply_plan, recover
 
     resolved = load_and_resolve(spec)
+    if args.mirror:
+        from govstack_gen.mirror import mirror
+
+        resolved = mirror(resolved, args.mirror)
     files = render_files(resolved)
     data = data_inventory(resolved)
     root: Path = args.output if args.output is not None else spec.parent / resolved.gitops.path
@@ -282,6 +301,27 @@ def _diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     report = {"text": text_report, "markdown": markdown_report, "json": json_report}[args.format]
     out.write(report(found.changes, found.stages, found.against, found.notes))
     return ExitStatus.FAILURE if args.exit_code and found.changes else ExitStatus.OK
+
+
+def _bom(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from pathlib import Path
+
+    from govstack_gen.bom import bill_of_materials
+    from govstack_gen.bom_report import csv_report, json_report, rows, text_report
+    from govstack_gen.errors import ExitStatus
+    from govstack_gen.mirror import mirror
+    from govstack_gen.pipeline import load_and_resolve
+
+    spec = Path(args.spec)
+    if not spec.is_file():
+        print(f"govstack-gen: error: spec file {str(spec)!r} not found", file=err)
+        return ExitStatus.USAGE
+    resolved = load_and_resolve(spec)
+    if args.mirror:
+        mirror(resolved, args.mirror)  # refuses an invalid registry before anything is printed
+    table = rows(*bill_of_materials(resolved), args.mirror)
+    out.write({"text": text_report, "json": json_report, "csv": csv_report}[args.format](table))
+    return ExitStatus.OK
 
 
 def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:

@@ -82,8 +82,9 @@ def _code_fingerprint() -> bytes:
     return sha.digest()
 
 
-def inputs_digest(spec_bytes: bytes, spec_name: str) -> str:
-    return digest(_code_fingerprint() + spec_name.encode() + b"\0" + spec_bytes)
+def inputs_digest(spec_bytes: bytes, spec_name: str, options: str = "") -> str:
+    """`options`: command-line settings that change the output (a mirror registry)."""
+    return digest(_code_fingerprint() + spec_name.encode() + b"\0" + options.encode() + b"\0" + spec_bytes)
 
 
 def unchanged_since(root: Path, inputs: str) -> dict[str, str] | None:

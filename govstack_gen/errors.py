@@ -124,6 +124,8 @@ CODES: dict[str, str] = {
     "E705": "security policy violated",
     "E706": "CRD file cannot be read",
     "E707": "kustomize not available",
+    # E8xx: offline installs
+    "E801": "invalid mirror registry",
 }
 
 

@@ -1,0 +1,88 @@
+"""Air-gapped environments: the same environment with every chart and image taken from one
+private registry (the seeds' offline mode: one list, one downloader, one import).
+
+Layout in the registry, which `govstack-gen bom --mirror` lists source by source:
+
+    oci://<registry>/charts/<chart>:<version>    every chart, pushed with `helm push`; a git
+                                                 chart is packaged from its folder at its tag
+    <registry>/<path>:<tag>                      every image, its path without the source
+                                                 registry (docker.io/bitnami/kafka ->
+                                                 <registry>/bitnami/kafka)
+
+The transformation is pure: resolved spec in, resolved spec out; the renderers do the rest,
+so the mirrored tree has the same shape (and validates the same way) as the original.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import posixpath
+import re
+from typing import Any
+
+from govstack_gen.bom import ImageRef, find_images
+from govstack_gen.errors import Diagnostic, SourceLocation, SpecError
+from govstack_gen.resolve import Block, Resolved, StageDelta
+from govstack_gen.spec.model import GitChart, RepoChart
+
+__all__ = ["REGISTRY", "chart_target", "image_target", "mirror"]
+
+# host[:port][/path]: where charts and images are pushed; no scheme, no trailing slash.
+REGISTRY = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*")
+CHARTS = "charts"
+
+
+def chart_target(registry: str, chart: RepoChart | GitChart, version: str) -> tuple[str, str, str]:
+    """(repository URL, chart name, version) in the mirror. A git chart is packaged with its
+    tag as the chart version, without the leading v (Helm wants SemVer 2: 1.4.2)."""
+    if isinstance(chart, GitChart):
+        return f"oci://{registry}/{CHARTS}", posixpath.basename(chart.path), version.removeprefix("v")
+    return f"oci://{registry}/{CHARTS}", chart.name, version
+
+
+def image_target(registry: str, ref: ImageRef) -> str:
+    return f"{registry}/{ref.repository}"
+
+
+def _rewrite(values: dict[str, Any], registry: str) -> dict[str, Any]:
+    out = copy.deepcopy(values)
+    for ref in find_images(values):
+        parent: Any = out
+        for part in ref.path[:-1]:
+            parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+        last = ref.path[-1] if ref.path else ""
+        if ref.style == "string":
+            target = image_target(registry, ref) + (f":{ref.tag}" if ref.tag else "") + (f"@{ref.digest}" if ref.digest else "")
+            parent[int(last) if isinstance(parent, list) else last] = target
+            continue
+        node = parent[int(last) if isinstance(parent, list) else last] if ref.path else parent
+        if ref.has_registry_key:
+            node["registry"] = registry
+            node["repository"] = ref.repository
+        else:
+            node["repository"] = image_target(registry, ref)
+    return out
+
+
+def _block(block: Block, registry: str) -> Block:
+    url, name, version = chart_target(registry, block.chart, block.chart.version)
+    chart = RepoChart(repo=url, name=name, version=version)
+    return dataclasses.replace(block, chart=chart, values=_rewrite(block.values, registry))
+
+
+def _delta(block: Block, delta: StageDelta, registry: str) -> StageDelta:
+    version = delta.version and chart_target(registry, block.chart, delta.version)[2]
+    return dataclasses.replace(delta, values=_rewrite(delta.values, registry), version=version)
+
+
+def mirror(env: Resolved, registry: str) -> Resolved:
+    """Raises SpecError when the registry is not a host[:port][/path]."""
+    if not REGISTRY.fullmatch(registry):
+        raise SpecError([Diagnostic("E801", f"{registry!r} is not a registry (host[:port][/path], lower case, no scheme)",
+                                    SourceLocation("--mirror"), hint="for example registry.internal:5000/govstack")])
+    stages = tuple(
+        dataclasses.replace(stage, deltas={bid: _delta(env.block(bid), delta, registry) for bid, delta in stage.deltas.items()})
+        for stage in env.stages
+    )
+    return dataclasses.replace(env, blocks=tuple(_block(b, registry) for b in env.blocks), stages=stages)

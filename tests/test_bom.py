@@ -1,0 +1,106 @@
+"""`govstack-gen bom` and `--mirror`: every chart and image of the examples, per stage; the
+mirrored tree takes every chart and image from the private registry and still validates."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from govstack_gen.bom import find_images, split_reference
+from govstack_gen.cli import main
+from helpers import CRDS, EXAMPLES, kustomize_build, read_tree
+
+K3S = EXAMPLES / "sandbox-k3s" / "environment.yaml"
+REGISTRY = "registry.internal:5000/govstack"
+
+
+def bom(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    capsys.readouterr()
+    assert main(["bom", *argv]) == 0
+    return capsys.readouterr().out
+
+
+def test_every_chart_and_image_per_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    report = json.loads(bom(capsys, str(K3S), "--format", "json"))
+    charts = {(c["stage"], c["buildingBlock"]): (c["source"], c["url"], c["name"], c["version"]) for c in report["charts"]}
+    assert len(charts) == len(report["charts"]) == 2 * 6  # two stages, six building blocks
+    assert charts[("dev", "messaging")] == ("oci", "oci://registry-1.docker.io/bitnamicharts", "kafka", "26.2.0")
+    assert charts[("prod", "messaging")] == ("oci", "oci://registry-1.docker.io/bitnamicharts", "kafka", "26.1.0")
+    assert charts[("dev", "cache")] == ("helm", "https://charts.bitnami.com/bitnami", "redis", "17.11.6")
+    assert charts[("prod", "payments")] == (
+        "git", "https://github.com/GovStackWorkingGroup/sandbox-deployment.git", "blocks/mifos-payment-hub", "v0.1.0")
+    images = sorted((i["stage"], i["buildingBlock"], i["image"], i["valuesPath"]) for i in report["images"])
+    assert images == [
+        ("dev", "cache", "docker.io/bitnamilegacy/redis:7.0.11", "image"),
+        ("dev", "messaging", "docker.io/bitnamilegacy/kafka:3.6.0", "image"),
+        ("prod", "cache", "docker.io/bitnamilegacy/redis:7.0.11", "image"),
+        ("prod", "messaging", "docker.io/bitnamilegacy/kafka:3.6.0", "image"),
+    ]
+
+
+def test_csv_and_text_with_mirror_targets(capsys: pytest.CaptureFixture[str]) -> None:
+    table = list(csv.DictReader(io.StringIO(bom(capsys, str(K3S), "--format", "csv", "--mirror", REGISTRY))))
+    mirrors = {(r["type"], r["stage"], r["buildingBlock"]): r["mirror"] for r in table}
+    assert mirrors[("chart", "prod", "messaging")] == f"oci://{REGISTRY}/charts/kafka:26.1.0"
+    assert mirrors[("chart", "dev", "payments")] == f"oci://{REGISTRY}/charts/mifos-payment-hub:0.1.0"
+    assert mirrors[("image", "dev", "messaging")] == f"{REGISTRY}/bitnamilegacy/kafka:3.6.0"
+    text = bom(capsys, str(K3S), "--mirror", REGISTRY)
+    assert text.splitlines()[0].split() == ["STAGE", "BUILDING", "BLOCK", "SOURCE", "CHART", "VERSION", "MIRROR"]
+    assert f"dev    cache           docker.io/bitnamilegacy/redis:7.0.11  image   {REGISTRY}/bitnamilegacy/redis:7.0.11" in text
+
+
+@pytest.mark.parametrize(("values", "found"), [
+    ({"image": {"registry": "docker.io", "repository": "bitnami/kafka", "tag": "3.6.0"}},
+     [("image", "docker.io/bitnami/kafka:3.6.0")]),
+    ({"server": {"image": {"repository": "ghcr.io/org/app"}}}, [("server.image", "ghcr.io/org/app")]),
+    ({"web": {"repository": "nginx", "tag": "1.27"}}, [("web", "docker.io/library/nginx:1.27")]),
+    ({"sidecarImage": "busybox:1.36", "init": [{"image": "quay.io/org/tool@sha256:" + "a" * 64}]},
+     [("sidecarImage", "docker.io/library/busybox:1.36"), ("init.0.image", "quay.io/org/tool@sha256:" + "a" * 64)]),
+    ({"git": {"repository": "https://example.org/x.git"}, "image": "Not An Image", "imagePullPolicy": "Always"}, []),
+])
+def test_images_are_found_where_helm_charts_take_them(values: dict[str, Any], found: list[tuple[str, str]]) -> None:
+    assert [(".".join(i.path), i.reference) for i in find_images(values)] == found
+
+
+def test_references_are_normalised() -> None:
+    assert split_reference("nginx") == ("docker.io", "library/nginx", None, None)
+    assert split_reference("localhost:5000/a/b:1") == ("localhost:5000", "a/b", "1", None)
+    assert split_reference("registry.k8s.io/pause:3.9") == ("registry.k8s.io", "pause", "3.9", None)
+    assert split_reference("UPPER/case") is None
+
+
+def test_the_mirrored_tree_takes_everything_from_the_registry_and_validates(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    tree = tmp_path / "tree"
+    assert main(["render", str(K3S), "-o", str(tree), "--mirror", REGISTRY]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(K3S), "--tree", str(tree), "--crds", str(CRDS)]) == 0, capsys.readouterr().out
+    objects = [o for stage in ("dev", "prod") for o in kustomize_build(tree / f"building-blocks/{stage}/messaging")]
+    objects += [o for stage in ("dev", "prod") for o in kustomize_build(tree / f"building-blocks/{stage}/payments")]
+    sources = [o for o in objects if o["kind"] in ("HelmRepository", "OCIRepository", "GitRepository")]
+    assert sources and all(o["spec"]["url"].startswith(f"oci://{REGISTRY}/charts/") for o in sources)
+    assert {o["spec"]["ref"]["tag"] for o in sources} == {"26.1.0", "26.2.0", "0.1.0"}
+    releases = [o for o in objects if o["kind"] == "HelmRelease"]
+    images = [i for r in releases for i in find_images(r["spec"]["values"])]
+    assert images and all(i.registry == REGISTRY.split("/")[0] or i.reference.startswith(REGISTRY) for i in images)
+    assert "docker.io" not in "".join(c.decode() for c in read_tree(tree / "building-blocks").values())
+
+
+def test_a_mirrored_tree_is_out_of_date_without_the_mirror(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree = tmp_path / "tree"
+    assert main(["render", str(K3S), "-o", str(tree), "--mirror", REGISTRY]) == 0
+    assert main(["render", str(K3S), "-o", str(tree), "--mirror", REGISTRY, "--check"]) == 0
+    assert main(["render", str(K3S), "-o", str(tree), "--check"]) == 1
+
+
+def test_an_invalid_registry_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bom", str(K3S), "--mirror", "https://Registry/"]) == 1
+    assert main(["render", str(K3S), "-o", str(tmp_path / "t"), "--mirror", "https://Registry/"]) == 1
+    err = capsys.readouterr().err
+    assert "error[E801]: --mirror: 'https://Registry/' is not a registry (host[:port][/path], lower case, no scheme)" in err
+    assert not (tmp_path / "t").exists()
