@@ -15,7 +15,7 @@ import yaml
 from copier import run_copy, run_update
 
 from govstack_gen.cli import main
-from helpers import ROOT
+from helpers import ROOT, kustomize_command
 
 # The commands CI of the generated repository runs (govstack-gen, yamllint) from this Python.
 ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -23,7 +23,9 @@ ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.envir
 
 
 def run(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, cwd=cwd, env=ENV, capture_output=True, text=True, check=False)
+    command = kustomize_command()  # for `govstack-gen validate` in the generated CI script
+    env = ENV | ({"KUSTOMIZE": command[0]} if command[1] == "build" else {})
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
 
 def copy(dst: Path, src: Path = ROOT, vcs_ref: str = "HEAD", **data: object) -> None:
@@ -57,6 +59,7 @@ def test_copy_with_defaults_renders_and_passes_its_ci(tmp_path: Path) -> None:
     assert main(["render", str(repo / "environment.yaml"), "--check"]) == 0
     result = run(repo, "bash", "scripts/ci.sh")
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid: " in result.stdout and " 0 errors" in result.stdout  # govstack-gen validate ran
     lint = run(repo, sys.executable, "-m", "yamllint", "--strict", "-c", ".yamllint.yaml", "clusters", "platform", "building-blocks")
     assert lint.returncode == 0, lint.stdout
     for workflow in (".github/workflows/govstack.yml", ".gitlab-ci.yml", ".sops.yaml", ".pre-commit-config.yaml"):

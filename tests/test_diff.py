@@ -97,6 +97,8 @@ def test_a_renamed_release_is_destructive(repo: Path, capsys: pytest.CaptureFixt
     assert reasons[("HelmRelease", "information-mediator")] == (
         "renamed to mediator: Flux uninstalls information-mediator and installs mediator")
     assert reasons[("Kustomization", "information-mediator")] == "removed: Flux prunes everything it applied"
+    added = {(c["kind"], c["name"]) for c in report["changes"] if c["action"] == "added"}
+    assert {("HelmRelease", "mediator"), ("Kustomization", "mediator")} <= added
 
 
 def test_markdown_fits_a_pull_request_comment(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
