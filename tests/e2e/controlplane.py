@@ -1,0 +1,163 @@
+"""A real control plane for the end-to-end tests: etcd and kube-apiserver as local processes
+on loopback ports, in a temporary folder, envtest style ($KUBEBUILDER_ASSETS holds the
+binaries; scripts/e2e-assets provides them when it is unset).
+
+No controllers run: the API server alone admits or rejects objects (schemas, CEL rules in the
+CRDs, immutable fields, defaulting), which is what these tests are about.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_S = 90
+
+
+def assets() -> Path:
+    """The folder with etcd, kube-apiserver and kubectl (built once by scripts/e2e-assets)."""
+    result = subprocess.run([str(ROOT / "scripts" / "e2e-assets")], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"scripts/e2e-assets failed:\n{result.stderr}")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Etcd:
+    bin_dir: Path
+    workdir: Path
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.port = free_port()
+        with (self.workdir / "etcd.log").open("wb") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen([
+                str(self.bin_dir / "etcd"), "--data-dir", str(self.workdir / "etcd"), "--unsafe-no-fsync",
+                "--listen-client-urls", f"http://127.0.0.1:{self.port}", "--advertise-client-urls", f"http://127.0.0.1:{self.port}",
+                "--listen-peer-urls", f"http://127.0.0.1:{free_port()}", "--log-level", "warn",
+            ], stdout=log, stderr=subprocess.STDOUT)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class APIServer:
+    """One kube-apiserver; several can share one etcd, each under its own key prefix (a cluster each)."""
+
+    bin_dir: Path
+    workdir: Path
+    etcd: Etcd
+    prefix: str
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    token: str = "govstack-gen-e2e-admin"
+    kubeconfig: Path = field(default_factory=Path)
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        key = self.workdir / "sa.key"
+        subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+        (self.workdir / "tokens.csv").write_text(f"{self.token},admin,admin,system:masters\n")
+        with (self.workdir / "kube-apiserver.log").open("wb") as log:
+            self.process = subprocess.Popen([
+                str(self.bin_dir / "kube-apiserver"),
+                f"--etcd-servers={self.etcd.url}", f"--etcd-prefix=/{self.prefix}",
+                "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={self.port}",
+                f"--cert-dir={self.workdir / 'certs'}",
+                f"--token-auth-file={self.workdir / 'tokens.csv'}", "--authorization-mode=RBAC",
+                f"--service-account-key-file={key}", f"--service-account-signing-key-file={key}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
+                "--disable-admission-plugins=ServiceAccount",  # no token controller runs to create tokens
+            ], stdout=log, stderr=subprocess.STDOUT)
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self.kubeconfig.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "Config", "current-context": "e2e",
+            "clusters": [{"name": "e2e", "cluster": {"server": f"https://127.0.0.1:{self.port}", "insecure-skip-tls-verify": True}}],
+            "users": [{"name": "admin", "user": {"token": self.token}}],
+            "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "admin"}}],
+        }))
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"kube-apiserver exited:\n{self.log_tail()}")
+            result = self.kubectl("get", "--raw", "/readyz", check=False)
+            if result.returncode == 0 and result.stdout.strip() == "ok":
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"kube-apiserver not ready after {READY_TIMEOUT_S} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        path = self.workdir / "kube-apiserver.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([str(self.bin_dir / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args], input=stdin,
+                                capture_output=True, text=True, check=False, timeout=300)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
+        return result
+
+    def apply(self, objects: list[dict[str, Any]], check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Server-side apply, as Flux's kustomize-controller does (one field manager)."""
+        stream = "\n---\n".join(json.dumps(o) for o in objects)
+        return self.kubectl("apply", "--server-side", "--field-manager=govstack-gen-e2e", "--force-conflicts", "-f", "-",
+                            stdin=stream, check=check)
+
+    def diff(self, objects: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+        stream = "\n---\n".join(json.dumps(o) for o in objects)
+        return self.kubectl("diff", "--server-side", "--field-manager=govstack-gen-e2e", "--force-conflicts", "-f", "-",
+                            stdin=stream, check=False)
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+def stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def keep_logs(workdir: Path, failed: bool) -> None:
+    """Logs stay for a failed run (printed path); a passing run leaves nothing behind."""
+    if failed:
+        print(f"control plane logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def crd_documents() -> list[dict[str, Any]]:
+    import yaml
+
+    out = []
+    for path in sorted((ROOT.parent / "shared" / "crds").rglob("*.yaml")):
+        out += [d for d in yaml.safe_load_all(path.read_text()) if d and d.get("kind") == "CustomResourceDefinition"]
+    return out
+
