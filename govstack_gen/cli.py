@@ -28,7 +28,7 @@ DEFAULT_SPEC = "environment.yaml"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="govstack-gen",
-        description="Render one GovStack environment spec into a GitOps repository that Flux reconciles.",
+        description="Render one GovStack environment spec into a GitOps repository that Flux or Argo CD reconciles.",
     )
     parser.add_argument("--version", action="version", version=f"govstack-gen {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")

@@ -66,6 +66,17 @@ def test_copy_with_defaults_renders_and_passes_its_ci(tmp_path: Path) -> None:
         yaml.safe_load((repo / workflow).read_text())
 
 
+def test_copy_for_argocd_renders_an_app_of_apps(tmp_path: Path) -> None:
+    repo = tmp_path / "env"
+    copy(repo, gitops_engine="argocd")
+    assert "engine: argocd" in (repo / "environment.yaml").read_text()
+    assert "application-root.yaml" in (repo / "README.md").read_text()
+    bootstrap(repo)
+    assert (repo / "clusters" / "dev" / "application-root.yaml").is_file()
+    result = run(repo, "bash", "scripts/ci.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_ci_prints_the_rendered_diff_when_the_tree_is_stale(tmp_path: Path) -> None:
     repo = tmp_path / "env"
     copy(repo)

@@ -18,6 +18,7 @@ from helpers import CASES, EXAMPLES, kustomize_build, write_tree
 SPECS = sorted(EXAMPLES.glob("*/environment.yaml")) + sorted((CASES / "valid").glob("*/environment.yaml"))
 FORBIDDEN_VERBS = {"*", "escalate", "bind", "impersonate"}
 PLATFORM_KINDS_IN_FLUX_SYSTEM = {"Kustomization", "GitRepository", "ServiceAccount"}
+ARGO_KINDS_IN_ARGOCD = {"Application", "AppProject", "ConfigMap"}
 
 
 @functools.cache
@@ -93,6 +94,8 @@ def test_flux_lockdown_and_reserved_namespaces(tree: tuple[Resolved, list[dict[s
         namespace = obj["metadata"].get("namespace")
         if namespace == "flux-system":
             assert obj["kind"] in PLATFORM_KINDS_IN_FLUX_SYSTEM, obj["metadata"]["name"]
+        elif namespace == "argocd":
+            assert env.gitops.engine == "argocd" and obj["kind"] in ARGO_KINDS_IN_ARGOCD, obj["metadata"]["name"]
         elif namespace is not None:
             assert namespace not in RESERVED_NAMESPACES and not namespace.startswith("kube-"), obj["metadata"]["name"]
     block_ids = {b.id for b in env.blocks}
@@ -106,9 +109,30 @@ def test_flux_lockdown_and_reserved_namespaces(tree: tuple[Resolved, list[dict[s
         assert "namespace" not in ref  # the source sits in the release's own namespace
 
 
+def test_argo_projects_fence_every_building_block(tree: tuple[Resolved, list[dict[str, Any]]]) -> None:
+    env, objects = tree
+    if env.gitops.engine != "argocd":
+        assert not of_kind(objects, "Application") and not of_kind(objects, "AppProject")
+        return
+    projects = {p["metadata"]["name"]: p["spec"] for p in of_kind(objects, "AppProject")}
+    for block in env.blocks:
+        fence = projects[block.id]
+        assert fence["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": block.namespace}]
+        assert fence["clusterResourceWhitelist"] == [] and "sourceNamespaces" not in fence
+        assert fence["destinationServiceAccounts"][0]["defaultServiceAccount"] == "helm-reconciler"
+        assert {k["kind"] for k in fence["namespaceResourceBlacklist"]} >= {"Role", "RoleBinding", "NetworkPolicy"}
+    for app in of_kind(objects, "Application"):
+        assert app["spec"]["project"] in projects and app["spec"]["project"] != "default"
+        assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+        assert "finalizers" not in app["metadata"]  # deleting an Application never cascades to data
+    assert "*" not in str(projects["platform"]["destinations"]) + str(projects["platform"]["clusterResourceWhitelist"])
+
+
 def test_static_volumes_and_namespaces_are_never_pruned(tree: tuple[Resolved, list[dict[str, Any]]]) -> None:
-    _, objects = tree
+    env, objects = tree
+    key, value = (("argocd.argoproj.io/sync-options", "Prune=false,Delete=false") if env.gitops.engine == "argocd"
+                  else ("kustomize.toolkit.fluxcd.io/prune", "disabled"))
     for obj in of_kind(objects, "Namespace") + of_kind(objects, "PersistentVolume") + of_kind(objects, "PersistentVolumeClaim"):
-        assert obj["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
+        assert obj["metadata"]["annotations"][key] == value
     for pv in of_kind(objects, "PersistentVolume"):
         assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"

@@ -18,6 +18,10 @@ from govstack_gen.resolve import Resolved, deep_merge
 from helpers import CASES, EXAMPLES, kustomize_build, validate_object, write_tree
 
 SPECS = sorted(EXAMPLES.glob("*/environment.yaml")) + sorted((CASES / "valid").glob("*/environment.yaml"))
+FLUX = [s for s in SPECS if load_and_resolve(s).gitops.engine == "flux"]
+ARGO = [s for s in SPECS if load_and_resolve(s).gitops.engine == "argocd"]
+KEEP = {"flux": ("kustomize.toolkit.fluxcd.io/prune", "disabled"),
+        "argocd": ("argocd.argoproj.io/sync-options", "Prune=false,Delete=false")}
 
 
 def spec_id(spec: Path) -> str:
@@ -71,7 +75,7 @@ def _built(root: Path, folder: str, kind: str) -> dict[str, Any]:
     return next(o for o in build(root / folder) if o["kind"] == kind)
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+@pytest.mark.parametrize("spec", FLUX, ids=spec_id)
 def test_each_stage_gets_its_values_version_and_replicas(spec: Path, trees: dict[Path, tuple[Resolved, Path]]) -> None:
     env, root = trees[spec]
     for stage in env.stages:
@@ -99,7 +103,42 @@ def test_each_stage_gets_its_values_version_and_replicas(spec: Path, trees: dict
                 assert scaled[0]["patch"].endswith(f"value: {replicas}\n")
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=spec_id)
+@pytest.mark.parametrize("spec", ARGO, ids=spec_id)
+def test_argo_applications_get_each_stages_values_and_version(spec: Path, trees: dict[Path, tuple[Resolved, Path]]) -> None:
+    env, root = trees[spec]
+    for stage in env.stages:
+        for block in env.blocks:
+            delta = stage.deltas[block.id]
+            built = build(root / f"building-blocks/{stage.name}/{block.id}")
+            assert sorted(o["kind"] for o in built) == ["AppProject", "Application"]
+            [app] = [o for o in built if o["kind"] == "Application"]
+            assert app["spec"]["project"] == block.id
+            source = app["spec"]["source"]
+            assert source["helm"]["valuesObject"] == deep_merge(block.values, delta.values)
+            assert source["targetRevision"] == (delta.version or block.chart.version)
+            assert app["spec"]["destination"]["namespace"] == block.namespace
+            replicas = delta.replicas if delta.replicas is not None else block.replicas
+            assert ("govstack.dev/not-applied" in app["metadata"]["annotations"]) == (replicas is not None)
+
+
+@pytest.mark.parametrize("spec", ARGO, ids=spec_id)
+def test_argo_sync_waves_follow_the_dependency_graph(spec: Path, trees: dict[Path, tuple[Resolved, Path]]) -> None:
+    env, root = trees[spec]
+    for stage in env.stages:
+        built = build(root / f"clusters/{stage.name}")
+        waves = {(o["kind"], o["metadata"]["name"]): int(o["metadata"].get("annotations", {}).get("argocd.argoproj.io/sync-wave", 0))
+                 for o in built}
+        assert waves[("Application", "platform")] < min(waves[("Application", b.id)] for b in env.blocks)
+        assert max(w for (kind, _), w in waves.items() if kind == "AppProject") < waves[("Application", "platform")]
+        for block in env.blocks:
+            for dependency in block.depends_on:
+                assert waves[("Application", dependency)] < waves[("Application", block.id)]
+        root_app = next(o for o in built if o["metadata"]["name"] == "root")
+        assert root_app["spec"]["source"]["path"].endswith(f"clusters/{stage.name}")
+        assert all(o["spec"]["project"] != "default" for o in built if o["kind"] == "Application")
+
+
+@pytest.mark.parametrize("spec", FLUX, ids=spec_id)
 def test_flux_kustomizations_follow_the_dependency_graph(spec: Path, trees: dict[Path, tuple[Resolved, Path]]) -> None:
     env, root = trees[spec]
     for stage in env.stages:
@@ -126,8 +165,9 @@ def test_every_object_is_labelled_and_every_file_has_the_header(spec: Path, tree
     for stage in env.stages:
         namespaces = {o["metadata"]["name"]: o for o in build(root / f"platform/{stage.name}") if o["kind"] == "Namespace"}
         assert set(namespaces) == {block.namespace for block in env.blocks}
-        for namespace in namespaces.values():  # Flux never prunes a namespace: it holds data
-            assert namespace["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
+        key, value = KEEP[env.gitops.engine]
+        for namespace in namespaces.values():  # never pruned nor deleted: it holds data
+            assert namespace["metadata"]["annotations"][key] == value
 
 
 # -- the oracles themselves catch mistakes ------------------------------------------------------

@@ -32,7 +32,9 @@ def test_every_volume_is_platform_owned_and_pre_bound(spec: Path, tmp_path: Path
     assert main(["render", str(spec), "--output", str(tmp_path)]) == 0
     pvs = {o["metadata"]["name"]: o for o in objects(tmp_path, "PersistentVolume")}
     claims = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objects(tmp_path, "PersistentVolumeClaim")}
-    guard = {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+    argo = "engine: argocd" in spec.read_text()
+    guard = ({"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"} if argo
+             else {"kustomize.toolkit.fluxcd.io/prune": "disabled"})
     for name, pv in pvs.items():
         spec_ = pv["spec"]
         assert spec_["persistentVolumeReclaimPolicy"] == "Retain"

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from govstack_gen.render import ingress, k8s, layout, storage, tenancy
+from govstack_gen.render import k8s, layout, tenancy
 from govstack_gen.render.kustomize import kustomization
+from govstack_gen.render.platform import Tree, folder, platform, platform_cluster, platform_stage
 from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta
 from govstack_gen.spec.model import GitChart
 
@@ -31,44 +32,22 @@ RETRY_INTERVAL = "2m"
 REMEDIATION_RETRIES = 3
 HELM_CHART_LAYER = {"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "operation": "copy"}
 
-Tree = dict[str, dict[str, Any]]
-
 
 def render_flux(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:
     """(path, object) pairs, one folder at a time: a large environment is never all in memory."""
+    yield from platform(env)
     for block in env.blocks:
-        yield from _platform_base(env, block).items()
         yield from _block_base(env, block).items()
-    yield f"{layout.platform_base_dir()}/kustomization.yaml", kustomization([b.id for b in env.blocks])
-    cluster = _cluster(env)
-    if cluster:
-        yield from _folder(layout.platform_cluster_dir(), cluster).items()
+    with_cluster = bool(platform_cluster(env))
     for stage in env.stages:
-        yield from _stage(env, stage, bool(cluster))
-
-
-# -- platform layer -----------------------------------------------------------------------------
-
-
-def _platform_base(env: Resolved, block: Block) -> Tree:
-    folder = layout.platform_base_dir(block.id)
-    objects: list[dict[str, Any] | None] = [k8s.namespace(env, block), k8s.resource_quota(env, block), k8s.limit_range(env, block)]
-    for volume in block.volumes:
-        objects += [storage.persistent_volume(env, block, volume), storage.persistent_volume_claim(env, block, volume)]
-    objects += tenancy.rbac(env, block) + tenancy.network_policies(env, block)
-    return _folder(folder, [o for o in objects if o is not None])
-
-
-def _cluster(env: Resolved) -> list[dict[str, Any]]:
-    objects = [*storage.storage_classes(env), storage.csi_driver(env), *tenancy.cluster_role_bindings(env)]
-    return [o for o in objects if o is not None]
+        yield from _stage(env, stage, with_cluster)
 
 
 # -- building block base ------------------------------------------------------------------------
 
 
 def _block_base(env: Resolved, block: Block) -> Tree:
-    return _folder(layout.block_base_dir(block.id), [_source(env, block), _helm_release(env, block)])
+    return folder(layout.block_base_dir(block.id), [_source(env, block), _helm_release(env, block)])
 
 
 def _source(env: Resolved, block: Block) -> dict[str, Any]:
@@ -141,16 +120,7 @@ def _post_renderers(env: Resolved, replicas: int | None) -> list[dict[str, Any]]
 
 def _stage(env: Resolved, stage: ResolvedStage, with_cluster: bool) -> Iterator[tuple[str, dict[str, Any]]]:
     platform_dir = layout.platform_stage_dir(stage.name)
-    layers = [layout.platform_base_dir()]
-    if with_cluster:
-        layers.append(layout.platform_cluster_dir())
-    for block in env.blocks:
-        routes = ingress.routes(env, stage, block)
-        if routes:
-            folder = layout.platform_routes_dir(stage.name, block.id)
-            yield from _folder(folder, routes).items()
-            layers.append(folder)
-    yield f"{platform_dir}/kustomization.yaml", kustomization([layout.relative(platform_dir, d) for d in layers])
+    yield from platform_stage(env, stage, with_cluster)
     for block in env.blocks:
         yield from _block_overlay(env, stage, block).items()
     cluster = layout.cluster_dir(stage.name)
@@ -159,7 +129,7 @@ def _stage(env: Resolved, stage: ResolvedStage, with_cluster: bool) -> Iterator[
         _layer(env, stage, block.id, layout.block_stage_dir(stage.name, block.id), [PLATFORM, *block.depends_on])
         for block in env.blocks
     ]
-    yield from _folder(cluster, entry).items()
+    yield from folder(cluster, entry).items()
 
 
 def _block_overlay(env: Resolved, stage: ResolvedStage, block: Block) -> Tree:
@@ -231,10 +201,3 @@ def _layer(env: Resolved, stage: ResolvedStage, name: str, folder: str, depends_
         "metadata": k8s.metadata(name, FLUX_NAMESPACE, k8s.labels(env, block.id if block else None, stage.name)),
         "spec": spec,
     }
-
-
-def _folder(folder: str, objects: list[dict[str, Any]]) -> Tree:
-    """One file per object plus the kustomization.yaml listing them."""
-    tree = {f"{folder}/{layout.file_name(o['kind'], o['metadata']['name'])}": o for o in objects}
-    tree[f"{folder}/kustomization.yaml"] = kustomization([path.rsplit("/", 1)[1] for path in tree])
-    return tree

@@ -8,12 +8,19 @@ from typing import Any
 from govstack_gen.resolve import Block, Resolved
 from govstack_gen.spec.types import parse_quantity
 
-__all__ = ["PRUNE_DISABLED", "PSS_VERSION", "labels", "limit_range", "metadata", "namespace", "resource_quota"]
+__all__ = ["PRUNE_DISABLED", "PSS_VERSION", "labels", "limit_range", "metadata", "namespace", "protected", "resource_quota"]
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "govstack-gen"}
 # Flux never deletes an object carrying this annotation, even when it leaves the tree: a
 # namespace holds the data of its building block.
 PRUNE_DISABLED = {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+# Argo CD's equivalent: never pruned when it leaves the tree, never deleted with its Application.
+ARGO_KEEP = {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
+
+
+def protected(env: Resolved) -> dict[str, str]:
+    """Annotations that keep an object holding data when the engine would delete it."""
+    return dict(ARGO_KEEP if env.gitops.engine == "argocd" else PRUNE_DISABLED)
 
 # Container defaults where a chart sets no requests/limits: with a ResourceQuota in place the
 # API server rejects pods that declare none (kubernetes PR #7003).
@@ -55,7 +62,7 @@ def namespace(env: Resolved, block: Block) -> dict[str, Any]:
     for mode, value in (("enforce", level), ("audit", "restricted"), ("warn", "restricted")):
         object_labels[f"pod-security.kubernetes.io/{mode}"] = value
         object_labels[f"pod-security.kubernetes.io/{mode}-version"] = PSS_VERSION
-    annotations = dict(PRUNE_DISABLED)
+    annotations = protected(env)
     if level != "restricted":
         annotations["govstack.dev/pod-security-reason"] = block.spec.pod_security.reason.strip()
     return {

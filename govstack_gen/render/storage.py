@@ -64,7 +64,7 @@ def persistent_volume(env: Resolved, block: Block, volume: ResolvedVolume) -> di
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolume",
-        "metadata": k8s.metadata(volume.volume_name, None, k8s.labels(env, block.id), dict(k8s.PRUNE_DISABLED)),
+        "metadata": k8s.metadata(volume.volume_name, None, k8s.labels(env, block.id), k8s.protected(env)),
         "spec": spec,
     }
 
@@ -96,6 +96,6 @@ def persistent_volume_claim(env: Resolved, block: Block, volume: ResolvedVolume)
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": k8s.metadata(volume.claim, block.namespace, k8s.labels(env, block.id), dict(k8s.PRUNE_DISABLED)),
+        "metadata": k8s.metadata(volume.claim, block.namespace, k8s.labels(env, block.id), k8s.protected(env)),
         "spec": spec,
     }

@@ -1,10 +1,11 @@
-"""The render targets (Flux today), one explicit entry each, and the tree as file bytes."""
+"""The render targets (Flux, Argo CD), one explicit entry each, and the tree as file bytes."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from govstack_gen.render.argo import render_argocd
 from govstack_gen.render.flux import render_flux
 from govstack_gen.resolve import Resolved
 from govstack_gen.yaml_io import dump_document
@@ -13,8 +14,8 @@ __all__ = ["ENGINES", "render_files"]
 
 Renderer = Callable[[Resolved], Iterator[tuple[str, dict[str, Any]]]]
 
-# Every target is an explicit entry here (Argo CD joins when it lands).
-ENGINES: dict[str, Renderer] = {"flux": render_flux}
+# Every target is an explicit entry here.
+ENGINES: dict[str, Renderer] = {"flux": render_flux, "argocd": render_argocd}
 
 
 def render_files(env: Resolved) -> dict[str, bytes]:

@@ -80,12 +80,17 @@ def _groups(env: Resolved, groups: list[str]) -> list[dict[str, Any]]:
 
 def rbac(env: Resolved, block: Block) -> list[dict[str, Any]]:
     """The building block's reconcilers and its teams' bindings (the default account gets none)."""
-    flux_sa = flux_reconciler_name(block)
-    objects = [
-        _service_account(env, block, flux_sa, "flux-system"),
-        _role(env, block, FLUX_RECONCILER, FLUX_RULES),
-        _binding(env, block, FLUX_RECONCILER, "Role", FLUX_RECONCILER,
-                 [{"kind": "ServiceAccount", "name": flux_sa, "namespace": "flux-system"}]),
+    objects = []
+    if env.gitops.engine == "flux":  # Argo CD applies the building block's Application itself
+        flux_sa = flux_reconciler_name(block)
+        objects += [
+            _service_account(env, block, flux_sa, "flux-system"),
+            _role(env, block, FLUX_RECONCILER, FLUX_RULES),
+            _binding(env, block, FLUX_RECONCILER, "Role", FLUX_RECONCILER,
+                     [{"kind": "ServiceAccount", "name": flux_sa, "namespace": "flux-system"}]),
+        ]
+    # The chart's reconciler: Flux's HelmRelease and Argo CD's sync both impersonate it.
+    objects += [
         _service_account(env, block, HELM_RECONCILER, block.namespace),
         _role(env, block, HELM_RECONCILER, HELM_RULES),
         _binding(env, block, HELM_RECONCILER, "Role", HELM_RECONCILER,

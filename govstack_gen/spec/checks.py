@@ -121,7 +121,7 @@ def _cycles(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
         return []
     index = next(i for i, b in enumerate(env.building_blocks) if b.id == cycle[0])
     return [doc.diagnostic(("buildingBlocks", index, "dependsOn"), "E304", "dependency cycle: " + " -> ".join(cycle),
-                           "Flux never applies a Kustomization whose dependencies wait on it; remove one edge of the cycle")]
+                           "a cycle has no order (neither Flux's dependsOn nor Argo CD's sync waves); remove one edge of it")]
 
 
 def _stages(env: Environment, doc: SpecDocument) -> list[Diagnostic]:

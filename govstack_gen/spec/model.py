@@ -102,13 +102,11 @@ class Platform(SpecModel):
 
 
 class GitOps(SpecModel):
-    engine: Literal["flux"] = Field(
-        "flux", description="GitOps controller that reconciles the tree (Argo CD support is planned)."
-    )
+    engine: Literal["flux", "argocd"] = Field("flux", description="GitOps controller that reconciles the tree.")
     url: GitUrl = Field(description="Git repository holding the rendered tree.")
     branch: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")] = "main"
     path: RepoPath = Field(".", description="Folder of the rendered tree inside that repository.")
-    interval: Duration = Field("10m", description="How often Flux reconciles.")
+    interval: Duration = Field("10m", description="How often Flux reconciles (Flux only: Argo CD's is its own setting).")
 
 
 class RepoChart(SpecModel):

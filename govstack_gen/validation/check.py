@@ -149,7 +149,7 @@ def validate_tree(files: dict[str, bytes], stages: dict[str, list[str]], schemas
         for rel, content in files.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(content)
-        for stage, folders in stages.items():
+        for folders in stages.values():
             built: list[dict[str, Any]] = []
             for folder in folders:
                 build = build_overlay(kustomize, root, folder)
@@ -164,7 +164,7 @@ def validate_tree(files: dict[str, bytes], stages: dict[str, list[str]], schemas
                 built += build.objects
             for obj, loc, message in check_policy(built):
                 diagnostics.add(Diagnostic("E705", message, sources.locate(obj, loc, folders[0]), _json_path(loc),
-                                           hint=f"{_describe(obj)} in stage {stage}: the rendered tree lost a safety property; "
+                                           hint=f"{_describe(obj)}: the rendered tree lost a safety property; "
                                            "report it, or undo the hand edit"))
     for (api_version, kind), count in sorted(result.unchecked.items()):
         diagnostics.add(Diagnostic("E703", f"{count} {kind} object{'s' if count != 1 else ''} ({api_version}) not checked: "

@@ -28,10 +28,15 @@ FORBIDDEN_RESOURCES = frozenset({
 })
 READ_VERBS = frozenset({"get", "list", "watch"})
 PSS_LEVELS = ("restricted", "baseline")
-FLUX_SYSTEM = "flux-system"
-FLUX_SYSTEM_KINDS = frozenset({"Kustomization", "GitRepository", "ServiceAccount"})
+# The engines' own namespaces hold only the engine's objects for the environment.
+ENGINE_NAMESPACES = {
+    "flux-system": frozenset({"Kustomization", "GitRepository", "ServiceAccount"}),
+    "argocd": frozenset({"Application", "AppProject", "ConfigMap"}),
+}
 PROTECTED_KINDS = ("Namespace", "PersistentVolume", "PersistentVolumeClaim")
 PRUNE = "kustomize.toolkit.fluxcd.io/prune"
+ARGO_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+ARGO_PLATFORM_PROJECT = "platform"
 PLATFORM_ADMINS = "govstack-platform-admins"
 
 
@@ -114,9 +119,10 @@ def routes_are_tls_and_same_namespace(objects: list[Obj]) -> Iterator[Violation]
 def flux_is_locked_down(objects: list[Obj]) -> Iterator[Violation]:
     for obj in objects:
         namespace = _meta(obj).get("namespace")
-        if namespace == FLUX_SYSTEM and obj.get("kind") not in FLUX_SYSTEM_KINDS:
-            yield obj, ("metadata", "namespace"), f"only {sorted(FLUX_SYSTEM_KINDS)} belong in {FLUX_SYSTEM}"
-        elif namespace is not None and namespace != FLUX_SYSTEM and (namespace in RESERVED_NAMESPACES or namespace.startswith("kube-")):
+        if namespace in ENGINE_NAMESPACES:
+            if obj.get("kind") not in ENGINE_NAMESPACES[namespace]:
+                yield obj, ("metadata", "namespace"), f"only {sorted(ENGINE_NAMESPACES[namespace])} belong in {namespace}"
+        elif namespace is not None and (namespace in RESERVED_NAMESPACES or namespace.startswith("kube-")):
             yield obj, ("metadata", "namespace"), f"{namespace} is reserved for the platform"
     for kustomization in _kind(objects, "Kustomization"):
         spec = kustomization.get("spec") or {}
@@ -132,11 +138,35 @@ def flux_is_locked_down(objects: list[Obj]) -> Iterator[Violation]:
             yield release, ("spec",), "the chart source must be in the release's own namespace"
 
 
+def argo_is_locked_down(objects: list[Obj]) -> Iterator[Violation]:
+    """Argo CD's tenancy (CHECKLIST §6): never the default project, tenants fenced to their
+    namespace with nothing cluster-wide, no Applications outside Argo CD's namespace."""
+    for app in _kind(objects, "Application"):
+        if (app.get("spec") or {}).get("project") in (None, "", "default"):
+            yield app, ("spec", "project"), "an Application must use its own AppProject, never default"
+    for project in _kind(objects, "AppProject"):
+        spec = project.get("spec") or {}
+        for i, dest in enumerate(spec.get("destinations") or []):
+            if "*" in str(dest.get("namespace", "")) or "*" in str(dest.get("server", "")):
+                yield project, ("spec", "destinations", i), "destinations must name namespaces, no wildcards"
+        if "argocd" in (spec.get("sourceNamespaces") or []) or "*" in (spec.get("sourceNamespaces") or []):
+            yield project, ("spec", "sourceNamespaces"), "Applications from Argo CD's own namespace only"
+        if _meta(project).get("name") != ARGO_PLATFORM_PROJECT and spec.get("clusterResourceWhitelist"):
+            yield project, ("spec", "clusterResourceWhitelist"), "a building block's project may create nothing cluster-wide"
+
+
+def _keeps_data(obj: Obj) -> bool:
+    annotations = _meta(obj).get("annotations") or {}
+    argo = set(str(annotations.get(ARGO_SYNC_OPTIONS, "")).replace(" ", "").split(","))
+    return annotations.get(PRUNE) == "disabled" or {"Prune=false", "Delete=false"} <= argo
+
+
 def data_is_never_pruned(objects: list[Obj]) -> Iterator[Violation]:
     for kind in PROTECTED_KINDS:
         for obj in _kind(objects, kind):
-            if (_meta(obj).get("annotations") or {}).get(PRUNE) != "disabled":
-                yield obj, ("metadata", "annotations"), f"{kind} must carry {PRUNE}: disabled"
+            if not _keeps_data(obj):
+                yield obj, ("metadata", "annotations"), (f"{kind} must carry {PRUNE}: disabled (Flux) or "
+                                                         f"{ARGO_SYNC_OPTIONS}: Prune=false,Delete=false (Argo CD)")
     for pv in _kind(objects, "PersistentVolume"):
         if (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") != "Retain":
             yield pv, ("spec", "persistentVolumeReclaimPolicy"), "static volumes must be Retain"
@@ -154,7 +184,7 @@ def no_plaintext_secrets(objects: list[Obj]) -> Iterator[Violation]:
 
 RULES: tuple[Callable[[list[Obj]], Iterator[Violation]], ...] = (
     namespaces_are_isolated, rbac_is_least_privilege, routes_are_tls_and_same_namespace, flux_is_locked_down,
-    data_is_never_pruned, no_plaintext_secrets,
+    argo_is_locked_down, data_is_never_pruned, no_plaintext_secrets,
 )
 
 

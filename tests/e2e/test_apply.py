@@ -1,7 +1,8 @@
 """Every rendered tree, applied for real: a kube-apiserver admits every object of every stage
-of every example and valid case, applied as Flux would apply it (the platform layer with the
-controller's rights, each building block impersonating its own reconciler), and a second
-apply changes nothing."""
+of every example and valid case, for both engines, applied as the engine would apply it (with
+Flux: the platform layer with the controller's rights, each building block impersonating its
+own reconciler; with Argo CD: the app of apps and the platform layer), and a second apply
+changes nothing."""
 
 from __future__ import annotations
 
@@ -50,8 +51,10 @@ def render(spec: Path, root: Path) -> None:
 
 
 def apply_stage(api: APIServer, spec: Path, stage: str, root: Path) -> list[dict[str, Any]]:
-    """Apply a stage as Flux would; returns every object applied."""
+    """Apply a stage as its engine would; returns every object applied."""
     env = load_and_resolve(spec)
+    if env.gitops.engine == "argocd":
+        return _apply_argocd_stage(api, env, stage, root)
     api.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}])  # flux bootstrap's
     entry = ordered(kustomize(root / f"clusters/{stage}"))
     platform = ordered(kustomize(root / f"platform/{stage}"))
@@ -69,6 +72,19 @@ def apply_stage(api: APIServer, spec: Path, stage: str, root: Path) -> list[dict
         assert all(o["metadata"]["namespace"] == by_id[block_id].namespace for o in objects)
         applied += objects
     return applied
+
+
+def _apply_argocd_stage(api: APIServer, env: Any, stage: str, root: Path) -> list[dict[str, Any]]:
+    """As Argo CD would: the root app of apps (its AppProjects, Applications and the health check),
+    then the platform Application's objects; each Application's chart is not rendered here (no
+    repo-server), the Applications themselves are what the tree holds."""
+    api.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}])  # Argo CD's installation
+    entry = ordered(kustomize(root / f"clusters/{stage}"))  # includes every building block's overlay
+    platform = ordered(kustomize(root / f"platform/{stage}"))
+    api.apply(entry)
+    api.apply(platform)
+    assert {o["metadata"]["name"] for o in entry if o["kind"] == "Application"} == {"root", "platform", *(b.id for b in env.blocks)}
+    return entry + platform
 
 
 def _dependency_order(env: Any) -> list[str]:
@@ -90,7 +106,8 @@ def test_every_object_is_admitted_and_a_second_apply_changes_nothing(cluster: AP
     applied = apply_stage(cluster, spec, stage, root)
     assert len(applied) > 10
     kinds = {o["kind"] for o in applied}
-    assert {"Namespace", "HelmRelease", "Kustomization", "NetworkPolicy", "RoleBinding"} <= kinds
+    engine = {"Application", "AppProject"} if load_and_resolve(spec).gitops.engine == "argocd" else {"HelmRelease", "Kustomization"}
+    assert {"Namespace", "NetworkPolicy", "RoleBinding", *engine} <= kinds
     again = cluster.diff(applied)
     assert again.returncode == 0, f"a second apply would change:\n{again.stdout}{again.stderr}"
     names = cluster.kubectl("get", "-f", "-", "-o", "name", stdin="\n---\n".join(yaml.safe_dump(o) for o in applied))

@@ -1,0 +1,273 @@
+"""The Argo CD target: the same platform layer as Flux, building blocks as Applications with
+an AppProject each, and per stage an app of apps.
+
+    clusters/<stage>/               the root Application (applied once by hand, then it manages
+                                    itself and everything below), the platform's AppProject and
+                                    Application, the health check sync waves need
+    building-blocks/base/<bb>/      the building block's AppProject and Application (Helm source)
+    building-blocks/<stage>/<bb>/   overlay: a patch with only what the stage changes
+
+Order comes from the dependency graph as sync waves: AppProjects first (-2), the platform
+(-1), then each building block one wave after the deepest of its dependencies. Argo CD waits
+for a wave to be healthy before the next only when it assesses Applications' health, which it
+stopped doing by default in v1.8: the root therefore also applies that health check into
+`argocd-cm` (server-side, so only that key is ours).
+
+Nothing holding data is ever deleted by Argo CD: Namespaces, volumes and claims carry
+`Prune=false,Delete=false`, Applications have no resources finalizer (deleting one orphans
+its objects instead of cascading), and namespaces are ours (no CreateNamespace).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from typing import Any
+
+from govstack_gen.render import k8s, layout, tenancy
+from govstack_gen.render.kustomize import kustomization
+from govstack_gen.render.platform import Tree, folder, platform, platform_cluster, platform_stage
+from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta
+from govstack_gen.spec.model import GitChart
+
+__all__ = ["ARGO_NAMESPACE", "render_argocd", "sync_waves"]
+
+ARGO_API = "argoproj.io/v1alpha1"
+ARGO_NAMESPACE = "argocd"
+IN_CLUSTER = "https://kubernetes.default.svc"
+PLATFORM = "platform"
+ROOT = "root"
+WAVE = "argocd.argoproj.io/sync-wave"
+# Flux sets replicas and node placement with a post-renderer on whatever the chart renders;
+# Argo CD cannot post-render a Helm source. Said on the Application, where a reviewer sees it.
+NOT_APPLIED = "govstack.dev/not-applied"
+NOT_APPLIED_HINT = "Argo CD cannot post-render Helm charts: set the chart's own replica count in values"
+SYNC_OPTIONS = ["ServerSideApply=true", "PruneLast=true"]  # charts with large CRDs need server-side apply
+RETRY = {"limit": 5, "backoff": {"duration": "30s", "factor": 2, "maxDuration": "10m"}}
+# What tenants may not create in their own namespace: the platform's guard rails.
+TENANT_BLACKLIST = [
+    {"group": "rbac.authorization.k8s.io", "kind": "Role"},
+    {"group": "rbac.authorization.k8s.io", "kind": "RoleBinding"},
+    {"group": "networking.k8s.io", "kind": "NetworkPolicy"},
+    {"group": "", "kind": "ResourceQuota"},
+    {"group": "", "kind": "LimitRange"},
+]
+# What the platform layer creates outside namespaces (no wildcards).
+PLATFORM_CLUSTER_KINDS = [
+    {"group": "", "kind": "Namespace"},
+    {"group": "", "kind": "PersistentVolume"},
+    {"group": "storage.k8s.io", "kind": "StorageClass"},
+    {"group": "storage.k8s.io", "kind": "CSIDriver"},
+    {"group": "rbac.authorization.k8s.io", "kind": "ClusterRoleBinding"},
+]
+# Argo CD >= 1.8 no longer assesses an Application's health; waves of Applications need it back
+# (https://argo-cd.readthedocs.io/en/stable/operator-manual/upgrading/1.7-1.8/).
+APPLICATION_HEALTH = """hs = {}
+hs.status = "Progressing"
+hs.message = ""
+if obj.status ~= nil then
+  if obj.status.health ~= nil then
+    hs.status = obj.status.health.status
+    if obj.status.health.message ~= nil then
+      hs.message = obj.status.health.message
+    end
+  end
+end
+return hs
+"""
+
+
+def render_argocd(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, object) pairs, one folder at a time, as render_flux."""
+    yield from platform(env)
+    waves = sync_waves(env)
+    for block in env.blocks:
+        yield from folder(layout.block_base_dir(block.id), [_project(env, block), _application(env, block, waves[block.id])]).items()
+    with_cluster = bool(platform_cluster(env))
+    for stage in env.stages:
+        yield from platform_stage(env, stage, with_cluster)
+        for block in env.blocks:
+            yield from _overlay(env, stage, block).items()
+        yield from _entry(env, stage).items()
+
+
+def sync_waves(env: Resolved) -> dict[str, int]:
+    """Each building block one wave after the deepest of its dependencies (the graph is
+    acyclic: the spec checks refuse cycles)."""
+    waves: dict[str, int] = {}
+
+    def wave(block_id: str) -> int:
+        if block_id not in waves:
+            waves[block_id] = 1 + max((wave(d) for d in env.block(block_id).depends_on), default=-1)
+        return waves[block_id]
+
+    for block in env.blocks:
+        wave(block.id)
+    return waves
+
+
+def _meta(env: Resolved, name: str, block: str | None, wave: int, stage: str | None = None) -> dict[str, Any]:
+    return k8s.metadata(name, ARGO_NAMESPACE, k8s.labels(env, block, stage), {WAVE: str(wave)})
+
+
+def _source_repo(block: Block) -> str:
+    chart = block.chart
+    if isinstance(chart, GitChart):
+        return chart.git
+    # Helm charts in OCI registries: Argo CD takes the registry path without the scheme (with a
+    # repository credential that sets enableOCI).
+    return chart.repo.removeprefix("oci://")
+
+
+def _project(env: Resolved, block: Block) -> dict[str, Any]:
+    """The tenant's fence: its chart source only, its namespace only, nothing cluster-wide,
+    none of the platform's guard rails, and syncs as its own reconciler account."""
+    return {
+        "apiVersion": ARGO_API,
+        "kind": "AppProject",
+        "metadata": _meta(env, block.id, block.id, -2),
+        "spec": {
+            "description": f"building block {block.id}",
+            "sourceRepos": [_source_repo(block)],
+            "destinations": [{"server": IN_CLUSTER, "namespace": block.namespace}],
+            "clusterResourceWhitelist": [],
+            "namespaceResourceBlacklist": [dict(k) for k in TENANT_BLACKLIST],
+            "destinationServiceAccounts": [{"server": IN_CLUSTER, "namespace": block.namespace,
+                                            "defaultServiceAccount": tenancy.HELM_RECONCILER}],
+        },
+    }
+
+
+def _source(block: Block) -> dict[str, Any]:
+    chart = block.chart
+    source: dict[str, Any] = {"repoURL": _source_repo(block)}
+    if isinstance(chart, GitChart):
+        source["path"] = chart.path
+    else:
+        source["chart"] = chart.name
+    source["targetRevision"] = chart.version
+    source["helm"] = {"releaseName": block.id, "valuesObject": block.values}
+    return source
+
+
+def _sync_policy() -> dict[str, Any]:
+    return {"automated": {"prune": True, "selfHeal": True}, "syncOptions": list(SYNC_OPTIONS), "retry": dict(RETRY)}
+
+
+def _not_applied(replicas: int | None) -> dict[str, str]:
+    return {NOT_APPLIED: f"replicas={replicas}; {NOT_APPLIED_HINT}"} if replicas is not None else {}
+
+
+def _application(env: Resolved, block: Block, wave: int) -> dict[str, Any]:
+    meta = _meta(env, block.id, block.id, wave)
+    meta["annotations"] |= _not_applied(block.replicas)
+    return {
+        "apiVersion": ARGO_API,
+        "kind": "Application",
+        "metadata": meta,
+        "spec": {
+            "project": block.id,
+            "source": _source(block),
+            "destination": {"server": IN_CLUSTER, "namespace": block.namespace},
+            "syncPolicy": _sync_policy(),
+        },
+    }
+
+
+def _overlay(env: Resolved, stage: ResolvedStage, block: Block) -> Tree:
+    directory = layout.block_stage_dir(stage.name, block.id)
+    patch = _patch(block, stage.deltas[block.id])
+    tree: Tree = {}
+    if patch is not None:
+        tree[f"{directory}/{layout.file_name('Application', block.id)}"] = patch
+    tree[f"{directory}/kustomization.yaml"] = kustomization(
+        [layout.relative(directory, layout.block_base_dir(block.id))], [p.rsplit("/", 1)[1] for p in tree])
+    return tree
+
+
+def _patch(block: Block, delta: StageDelta) -> dict[str, Any] | None:
+    """A merge patch holding only what the stage changes (replicas: see the README)."""
+    source: dict[str, Any] = {}
+    if delta.version is not None:
+        source["targetRevision"] = delta.version
+    if delta.values:
+        source["helm"] = {"valuesObject": delta.values}
+    if not source and delta.replicas is None:
+        return None
+    meta: dict[str, Any] = {"name": block.id, "namespace": ARGO_NAMESPACE}
+    if delta.replicas is not None:
+        meta["annotations"] = _not_applied(delta.replicas)
+    patch: dict[str, Any] = {"apiVersion": ARGO_API, "kind": "Application", "metadata": meta}
+    if source:
+        patch["spec"] = {"source": source}
+    return patch
+
+
+# -- the stage's entry point ------------------------------------------------------------------
+
+
+def _git_source(env: Resolved, directory: str) -> dict[str, Any]:
+    path = layout.repo_path(env.gitops.path, directory).removeprefix("./")
+    return {"repoURL": env.gitops.url, "targetRevision": env.gitops.branch, "path": path}
+
+
+def _platform_project(env: Resolved) -> dict[str, Any]:
+    namespaces = sorted({ARGO_NAMESPACE, *(b.namespace for b in env.blocks)})
+    return {
+        "apiVersion": ARGO_API,
+        "kind": "AppProject",
+        "metadata": _meta(env, PLATFORM, None, -2),
+        "spec": {
+            "description": "the platform layer and the stage's app of apps",
+            "sourceRepos": [env.gitops.url],
+            "destinations": [{"server": IN_CLUSTER, "namespace": ns} for ns in namespaces],
+            "clusterResourceWhitelist": [dict(k) for k in PLATFORM_CLUSTER_KINDS],
+        },
+    }
+
+
+def _platform_application(env: Resolved, stage: ResolvedStage) -> dict[str, Any]:
+    return {
+        "apiVersion": ARGO_API,
+        "kind": "Application",
+        "metadata": _meta(env, PLATFORM, None, -1, stage.name),
+        "spec": {
+            "project": PLATFORM,
+            "source": _git_source(env, layout.platform_stage_dir(stage.name)),
+            "destination": {"server": IN_CLUSTER, "namespace": ARGO_NAMESPACE},
+            "syncPolicy": _sync_policy(),
+        },
+    }
+
+
+def _root(env: Resolved, stage: ResolvedStage) -> dict[str, Any]:
+    return {
+        "apiVersion": ARGO_API,
+        "kind": "Application",
+        "metadata": k8s.metadata(ROOT, ARGO_NAMESPACE, k8s.labels(env, stage=stage.name)),
+        "spec": {
+            "project": PLATFORM,
+            "source": _git_source(env, layout.cluster_dir(stage.name)),
+            "destination": {"server": IN_CLUSTER, "namespace": ARGO_NAMESPACE},
+            "syncPolicy": _sync_policy(),
+        },
+    }
+
+
+def _health_check(env: Resolved) -> dict[str, Any]:
+    labels = k8s.labels(env) | {"app.kubernetes.io/part-of": "argocd"}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": k8s.metadata("argocd-cm", ARGO_NAMESPACE, labels, {WAVE: "-3"}),
+        "data": {"resource.customizations.health.argoproj.io_Application": APPLICATION_HEALTH},
+    }
+
+
+def _entry(env: Resolved, stage: ResolvedStage) -> Tree:
+    directory = layout.cluster_dir(stage.name)
+    objects = [_root(env, stage), _platform_project(env), _platform_application(env, stage), _health_check(env)]
+    tree = {f"{directory}/{layout.file_name(o['kind'], o['metadata']['name'])}": o for o in objects}
+    blocks = [posixpath.relpath(layout.block_stage_dir(stage.name, b.id), directory) for b in env.blocks]
+    tree[f"{directory}/kustomization.yaml"] = kustomization([p.rsplit("/", 1)[1] for p in tree] + blocks)
+    return tree

@@ -1,0 +1,102 @@
+"""Flux and Argo CD renders of the same spec mean the same: the same namespaces, RBAC, storage,
+routes and policies, and per building block and stage the same chart, version and values.
+
+The Argo CD variants of the examples live in tests/cases/valid/<example>-argocd/ (golden trees
+like any case); this module also keeps each variant equal to its example with one line changed.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from govstack_gen.pipeline import load_and_resolve
+from govstack_gen.render.targets import render_files
+from helpers import CASES, EXAMPLES, kustomize_build, write_tree
+
+NAMES = sorted(p.parent.name for p in EXAMPLES.glob("*/environment.yaml"))
+ENGINE_ANNOTATIONS = ("kustomize.toolkit.fluxcd.io/prune", "argocd.argoproj.io/sync-options")
+
+
+def argocd_variant(example: str) -> str:
+    text = (EXAMPLES / example / "environment.yaml").read_text()
+    if re.search(r"^  engine: flux$", text, re.M):
+        text = re.sub(r"^  engine: flux$", "  engine: argocd", text, count=1, flags=re.M)
+    else:
+        text = text.replace("\ngitops:\n", "\ngitops:\n  engine: argocd\n", 1)
+    return (f"# Generated from examples/{example}/environment.yaml with gitops.engine: argocd "
+            "(tests/test_parity.py keeps it so).\n" + text)
+
+
+@pytest.mark.parametrize("example", NAMES)
+def test_every_example_has_an_argocd_variant(example: str, update_golden: bool) -> None:
+    variant = CASES / "valid" / f"{example}-argocd" / "environment.yaml"
+    if update_golden:
+        variant.parent.mkdir(parents=True, exist_ok=True)
+        variant.write_text(argocd_variant(example))
+    assert variant.read_text() == argocd_variant(example), "run pytest --update-golden"
+
+
+def build(spec: Path, root: Path) -> tuple[Any, dict[str, dict[str, list[dict[str, Any]]]]]:
+    """stage -> folder kind ('platform' or a building block) -> built objects."""
+    env = load_and_resolve(spec)
+    write_tree(root, render_files(env))
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for stage in env.stages:
+        out[stage.name] = {"platform": kustomize_build(root / f"platform/{stage.name}")}
+        for block in env.blocks:
+            out[stage.name][block.id] = kustomize_build(root / f"building-blocks/{stage.name}/{block.id}")
+    return env, out
+
+
+def platform_objects(objects: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The platform layer without what only Flux needs (its reconcilers' accounts and roles) and
+    without the engines' own keep-the-data annotations."""
+    out = {}
+    for obj in objects:
+        meta = obj["metadata"]
+        if meta["name"].startswith("bb-") or meta["name"] == "flux-reconciler":
+            continue
+        annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in ENGINE_ANNOTATIONS}
+        meta = {**meta, "annotations": annotations} if annotations else {k: v for k, v in meta.items() if k != "annotations"}
+        out[(obj["kind"], meta.get("namespace", ""), meta["name"])] = {**obj, "metadata": meta}
+    return out
+
+
+def flux_release(objects: list[dict[str, Any]]) -> tuple[str, str, str, dict[str, Any]]:
+    """(source, chart, version, values) of a Flux building block."""
+    [release] = [o for o in objects if o["kind"] == "HelmRelease"]
+    [source] = [o for o in objects if o["kind"] in ("HelmRepository", "OCIRepository", "GitRepository")]
+    values = release["spec"].get("values", {})
+    if source["kind"] == "OCIRepository":
+        repo, _, chart = source["spec"]["url"].removeprefix("oci://").rpartition("/")
+        return repo, chart, source["spec"]["ref"]["tag"], values
+    if source["kind"] == "GitRepository":
+        return source["spec"]["url"], release["spec"]["chart"]["spec"]["chart"], source["spec"]["ref"]["tag"], values
+    chart = release["spec"]["chart"]["spec"]
+    return source["spec"]["url"], chart["chart"], chart["version"], values
+
+
+def argo_release(objects: list[dict[str, Any]]) -> tuple[str, str, str, dict[str, Any]]:
+    [app] = [o for o in objects if o["kind"] == "Application"]
+    source = app["spec"]["source"]
+    return source["repoURL"], source.get("chart") or source["path"], source["targetRevision"], source["helm"]["valuesObject"]
+
+
+@pytest.mark.parametrize("example", NAMES)
+def test_flux_and_argocd_renders_mean_the_same(example: str, tmp_path: Path) -> None:
+    env, flux = build(EXAMPLES / example / "environment.yaml", tmp_path / "flux")
+    _, argo = build(CASES / "valid" / f"{example}-argocd" / "environment.yaml", tmp_path / "argo")
+    assert flux.keys() == argo.keys()
+    for stage in flux:
+        flux_platform, argo_platform = platform_objects(flux[stage]["platform"]), platform_objects(argo[stage]["platform"])
+        assert flux_platform.keys() == argo_platform.keys()
+        for key in flux_platform:
+            assert flux_platform[key] == argo_platform[key], (stage, key)
+        kinds = {k[0] for k in flux_platform}
+        assert {"Namespace", "RoleBinding", "NetworkPolicy", "ResourceQuota", "PersistentVolumeClaim", "IngressRoute"} <= kinds
+        for block in env.blocks:
+            assert flux_release(flux[stage][block.id]) == argo_release(argo[stage][block.id]), (stage, block.id)
