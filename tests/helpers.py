@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from govstack_gen.validation.schemas import structural  # the OpenAPI -> JSON Schema mapping, tested in test_validate
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 CRDS = SHARED / "crds"
@@ -57,25 +59,6 @@ def read_tree(root: Path) -> dict[str, bytes]:
 # -- schema validation --------------------------------------------------------------------------
 
 
-def _structural(node: Any) -> Any:
-    """OpenAPI v3 (as in CRDs) -> JSON Schema: drop x-kubernetes-*, map int-or-string and
-    nullable, and forbid unknown fields wherever the schema lists properties and does not
-    preserve unknown fields (what the API server's pruning would silently drop)."""
-    if isinstance(node, list):
-        return [_structural(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {k: _structural(v) for k, v in node.items() if not k.startswith("x-kubernetes-") and k != "nullable"}
-    if node.get("x-kubernetes-int-or-string"):
-        out.pop("type", None)
-        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-    if node.get("nullable") and "type" in out:
-        out["type"] = [out["type"], "null"]
-    if "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields") and "additionalProperties" not in node:
-        out["additionalProperties"] = False
-    return out
-
-
 @functools.cache
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     """(apiVersion, kind) -> JSON Schema of the object, from every CRD under ../shared/crds."""
@@ -86,7 +69,7 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
                 continue
             group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
             for version in crd["spec"]["versions"]:
-                schema = _structural(version["schema"]["openAPIV3Schema"])
+                schema = structural(version["schema"]["openAPIV3Schema"])
                 schema.setdefault("properties", {})["metadata"] = {"type": "object"}  # ObjectMeta: checked apart
                 out[(f"{group}/{version['name']}", kind)] = schema
     return out
