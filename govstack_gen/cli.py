@@ -278,7 +278,9 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         result.diagnostics = problems
         out.write(text_report(result))
     else:
+        errors = sum(1 for d in problems if d.severity == "error")
         out.write("".join(d.render() + "\n" for d in problems))
+        out.write(f"invalid: {errors} error{'s' if errors != 1 else ''} before anything could be rendered and checked\n")
     return ExitStatus.FAILURE if any(d.severity == "error" for d in problems) else ExitStatus.OK
 
 

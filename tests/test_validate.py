@@ -129,6 +129,14 @@ def test_bad_arguments_and_missing_tools(tmp_path: Path, capsys: pytest.CaptureF
     assert "error[E707]" in capsys.readouterr().out
 
 
+def test_invalid_spec_is_reported_in_text(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = CASES / "invalid" / "dependency-cycle" / "environment.yaml"
+    assert main(["validate", str(spec)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("error[E304]: environment.yaml:")
+    assert lines[-1] == "invalid: 1 error before anything could be rendered and checked"
+
+
 def test_invalid_spec_is_reported_in_json(capsys: pytest.CaptureFixture[str]) -> None:
     spec = CASES / "invalid" / "dependency-cycle" / "environment.yaml"
     assert main(["validate", str(spec), "--format", "json"]) == 1
