@@ -75,6 +75,7 @@ CODES: dict[str, str] = {
     "E308": "null in stage values",
     "E309": "resource requests above limits",
     "E310": "stage values key is a kustomize patch directive",
+    "E311": "plaintext secret in values",
     # E5xx: storage
     "E501": "storage path is not canonical",
     "E502": "sensitive host path",

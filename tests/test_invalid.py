@@ -35,3 +35,25 @@ def test_invalid_case(case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[
     for line in captured.err.splitlines()[:-1]:
         if line.startswith("error["):
             assert line.split(": ", 2)[1].startswith("environment.yaml"), line  # every error is located
+
+
+@pytest.mark.parametrize(("key", "value", "secret"), [
+    ("password", "hunter2", True),
+    ("adminPassword", "x", True),
+    ("client_secret", "abc", True),
+    ("existingSecret", "payments-db", False),
+    ("passwordKey", "password", False),
+    ("tokenSecretName", "api-token", False),
+    ("secretKeyRef", "x", False),
+    ("password", "", False),
+    ("enabled", True, False),
+    ("key", "-----BEGIN RSA PRIVATE KEY-----\nMIIE", True),
+    ("note", "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", True),
+    ("digest", "sha256:" + "ab" * 32, False),
+    ("url", "https://example.org/a/very/long/path/with/Many/Segments/x9Q", False),
+    ("hash", "q8Zr3Xv9LmT2bN7yKp4WcE6sHd1JfUa5", True),
+])
+def test_secret_recognition(key: str, value: object, secret: bool) -> None:
+    from govstack_gen.spec.secrets import looks_like_secret
+
+    assert bool(looks_like_secret(key, value)) is secret

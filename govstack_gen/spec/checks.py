@@ -13,6 +13,7 @@ from typing import Any
 from govstack_gen.errors import Diagnostic, SpecError
 from govstack_gen.spec.load import SpecDocument
 from govstack_gen.spec.model import Environment
+from govstack_gen.spec.secrets import check_secrets
 from govstack_gen.spec.storage import check_storage
 from govstack_gen.spec.tenancy import RESERVED_NAMESPACES, check_tenancy
 from govstack_gen.spec.types import parse_quantity
@@ -192,4 +193,5 @@ def _resources(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
 
 RULES: tuple[Rule, ...] = (
     _environment_name, _duplicate_ids, _namespaces, _unknown_dependencies, _cycles, _stages, _resources, check_storage, check_tenancy,
+    check_secrets,
 )

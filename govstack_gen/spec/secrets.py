@@ -1,0 +1,99 @@
+"""No secret values in the spec (CHECKLIST B34): the spec and the rendered tree live in git.
+
+Helm values are free-form, so secrets are recognised by what they look like: a literal under a
+key that names a secret (password, token, apiKey, clientSecret, ...), a well-known credential
+format (AWS access keys, private keys), or a long random-looking string. Keys that point at a
+secret instead of holding one (existingSecret, passwordSecretName, secretRef, passwordKey, ...)
+are fine: that is how charts take secrets from a Secret the cluster already has.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from govstack_gen.errors import Diagnostic
+from govstack_gen.spec.load import SpecDocument
+from govstack_gen.spec.model import Environment
+
+__all__ = ["check_secrets", "looks_like_secret"]
+
+Loc = tuple[str | int, ...]
+
+SECRET_WORDS = ("password", "passwd", "secret", "token", "apikey", "accesskey", "privatekey", "credential", "passphrase")
+# Words that make a secret-named key a reference to a secret, or a setting about one.
+REFERENCE_WORDS = ("existing", "name", "ref", "key", "file", "path", "enabled", "enable", "length", "policy", "type",
+                   "mount", "env", "from", "create", "annotation", "label", "rotation", "ttl", "expir")
+KNOWN_FORMATS = (
+    (re.compile(r"(?:AKIA|ASIA)[0-9A-Z]{16}"), "an AWS access key id"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+    (re.compile(r"gh[pousr]_[A-Za-z0-9]{36,}"), "a GitHub token"),
+    (re.compile(r"xox[abpr]-[A-Za-z0-9-]{10,}"), "a Slack token"),
+)
+ENTROPY_MIN_LENGTH = 24
+ENTROPY_BITS = 4.5  # per character; hex (at most 4.0) such as digests stays below
+NOT_RANDOM = re.compile(r"[a-z]+://|^/|\s|^sha\d+:")
+
+
+def _normal(key: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", key.lower())
+
+
+def _names_a_secret(key: str) -> bool:
+    normal = _normal(key)
+    if not any(word in normal for word in SECRET_WORDS):
+        return False
+    rest = normal
+    for word in SECRET_WORDS:
+        rest = rest.replace(word, "")
+    return not any(word in rest for word in REFERENCE_WORDS)
+
+
+def _entropy(value: str) -> float:
+    counts = Counter(value)
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+def looks_like_secret(key: str, value: Any) -> str:
+    """Why this value looks like a secret ("" if it does not)."""
+    if not isinstance(value, str) or not value:
+        return ""
+    for pattern, what in KNOWN_FORMATS:
+        if pattern.search(value):
+            return f"the value looks like {what}"
+    if _names_a_secret(key):
+        return f"{key!r} holds a literal secret"
+    if len(value) >= ENTROPY_MIN_LENGTH and not NOT_RANDOM.search(value) and _entropy(value) >= ENTROPY_BITS:
+        return "the value is a long random-looking string"
+    return ""
+
+
+def _walk(values: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
+    if isinstance(values, dict):
+        for key, value in values.items():
+            if isinstance(value, (dict, list)):
+                yield from _walk(value, (*loc, key))
+            elif reason := looks_like_secret(str(key), value):
+                yield (*loc, key), reason
+    elif isinstance(values, list):
+        for i, item in enumerate(values):
+            if isinstance(item, (dict, list)):
+                yield from _walk(item, (*loc, i))
+            elif reason := looks_like_secret(str(loc[-1]) if loc else "", item):
+                yield (*loc, i), reason
+
+
+HINT = ("never put secret values in the spec: create a Secret (SOPS-encrypted in git, or from an external store) and "
+        "point the chart at it, e.g. auth.existingSecret")
+
+
+def check_secrets(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    places: list[tuple[Loc, Any]] = [(("buildingBlocks", i, "values"), b.values) for i, b in enumerate(env.building_blocks)]
+    for s, stage in enumerate(env.stages):
+        for block_id, override in stage.building_blocks.items():
+            places.append((("stages", s, "buildingBlocks", block_id, "values"), override.values))
+    return [doc.diagnostic(loc, "E311", f"plaintext secret in values: {reason}", HINT)
+            for base, values in places for loc, reason in _walk(values, base)]
