@@ -99,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
                      "are copied to")
     bom.set_defaults(run=_bom)
 
+    graph = commands.add_parser(
+        "graph",
+        help="print the building blocks' dependency graph (Mermaid or DOT)",
+        description="Print the dependency graph that orders the building blocks (Flux dependsOn, Argo CD sync "
+        "waves): Mermaid for Markdown and pull requests, DOT for Graphviz.",
+    )
+    graph.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"environment spec (default: {DEFAULT_SPEC})")
+    graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid", help="output format (default: mermaid)")
+    graph.set_defaults(run=_graph)
+
     audit = commands.add_parser(
         "audit",
         help="report generated files edited, deleted or added by hand",
@@ -323,6 +333,21 @@ def _bom(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         mirror(resolved, args.mirror)  # refuses an invalid registry before anything is printed
     table = rows(*bill_of_materials(resolved), args.mirror)
     out.write({"text": text_report, "json": json_report, "csv": csv_report}[args.format](table))
+    return ExitStatus.OK
+
+
+def _graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from pathlib import Path
+
+    from govstack_gen.errors import ExitStatus
+    from govstack_gen.graph import dot, mermaid
+    from govstack_gen.pipeline import load_and_resolve
+
+    spec = Path(args.spec)
+    if not spec.is_file():
+        print(f"govstack-gen: error: spec file {str(spec)!r} not found", file=err)
+        return ExitStatus.USAGE
+    out.write((mermaid if args.format == "mermaid" else dot)(load_and_resolve(spec)))
     return ExitStatus.OK
 
 

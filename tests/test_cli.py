@@ -16,7 +16,7 @@ SPEC = CASES / "valid" / "minimal" / "environment.yaml"
 HEAVY = ("pydantic", "ruamel", "jinja2", "govstack_gen.spec.model", "govstack_gen.render")
 
 
-COMMANDS = ["render", "schema", "validate", "diff", "audit", "bom"]
+COMMANDS = ["render", "schema", "validate", "diff", "audit", "bom", "graph"]
 
 
 @pytest.mark.parametrize("argv", [["--help"], *([c, "--help"] for c in COMMANDS)])

@@ -24,6 +24,7 @@ import posixpath
 from collections.abc import Iterator
 from typing import Any
 
+from govstack_gen.graph import depths
 from govstack_gen.render import k8s, layout, tenancy
 from govstack_gen.render.kustomize import kustomization
 from govstack_gen.render.platform import Tree, folder, platform, platform_cluster, platform_stage
@@ -92,18 +93,8 @@ def render_argocd(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def sync_waves(env: Resolved) -> dict[str, int]:
-    """Each building block one wave after the deepest of its dependencies (the graph is
-    acyclic: the spec checks refuse cycles)."""
-    waves: dict[str, int] = {}
-
-    def wave(block_id: str) -> int:
-        if block_id not in waves:
-            waves[block_id] = 1 + max((wave(d) for d in env.block(block_id).depends_on), default=-1)
-        return waves[block_id]
-
-    for block in env.blocks:
-        wave(block.id)
-    return waves
+    """A building block's wave: its depth in the dependency graph."""
+    return depths(env)
 
 
 def _meta(env: Resolved, name: str, block: str | None, wave: int, stage: str | None = None) -> dict[str, Any]:
