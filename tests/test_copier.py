@@ -181,3 +181,12 @@ def test_renovate_sees_every_chart_version(tmp_path: Path) -> None:
             found |= {m.group("currentValue") for m in re.finditer(python_pattern, text)}
     versions = {m.group(1) for m in re.finditer(r'^\s+version: "?([^"\s]+)"?$', text, re.MULTILINE)}
     assert versions and versions <= found
+    # Image tags pinned in values, as the examples do.
+    example = (ROOT / "examples" / "sandbox-k3s" / "environment.yaml").read_text()
+    images = set()
+    for manager in managers:
+        for pattern in manager["matchStrings"]:
+            for m in re.finditer(re.sub(r"\(\?<(\w+)>", r"(?P<\1>", pattern), example):
+                if "repository" in m.groupdict():
+                    images.add(f"{m.group('registry')}/{m.group('repository')}:{m.group('currentValue')}")
+    assert images == {"docker.io/bitnamilegacy/kafka:3.6.0", "docker.io/bitnamilegacy/redis:7.0.11"}
