@@ -103,6 +103,8 @@ def test_flux_lockdown_and_reserved_namespaces(tree: tuple[Resolved, list[dict[s
         if kustomization["metadata"]["name"] in block_ids:
             assert kustomization["spec"]["serviceAccountName"].startswith("bb-")
             assert kustomization["spec"]["targetNamespace"]
+        else:  # the platform layer, under Flux's lockdown: the account flux install binds to cluster-admin
+            assert kustomization["spec"]["serviceAccountName"] == "kustomize-controller"
     for release in of_kind(objects, "HelmRelease"):
         assert release["spec"]["serviceAccountName"] == "helm-reconciler"
         ref = release["spec"].get("chartRef") or release["spec"]["chart"]["spec"]["sourceRef"]

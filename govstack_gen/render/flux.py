@@ -24,6 +24,7 @@ KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
 FLUX_NAMESPACE = "flux-system"
 PLATFORM = "platform"
+PLATFORM_RECONCILER = "kustomize-controller"
 
 SOURCE_INTERVAL = "1h"  # chart sources change only with a new version in git
 RELEASE_TIMEOUT = "10m"  # stateful charts (databases, X-Road) take minutes to become ready
@@ -195,6 +196,10 @@ def _layer(env: Resolved, stage: ResolvedStage, name: str, folder: str, depends_
     if block is not None:  # a building block's layer runs as its own reconciler, in its namespace only
         spec["serviceAccountName"] = tenancy.flux_reconciler_name(block)
         spec["targetNamespace"] = block.namespace
+    else:
+        # Named explicitly, so the tree works under Flux's lockdown (--default-service-account):
+        # the platform layer needs cluster rights, which `flux install` binds to this account.
+        spec["serviceAccountName"] = PLATFORM_RECONCILER
     return {
         "apiVersion": KUSTOMIZE_API,
         "kind": "Kustomization",

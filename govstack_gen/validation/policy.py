@@ -126,9 +126,8 @@ def flux_is_locked_down(objects: list[Obj]) -> Iterator[Violation]:
             yield obj, ("metadata", "namespace"), f"{namespace} is reserved for the platform"
     for kustomization in _kind(objects, "Kustomization"):
         spec = kustomization.get("spec") or {}
-        tenant = kustomization.get("apiVersion", "").startswith("kustomize.toolkit.fluxcd.io/") and spec.get("targetNamespace")
-        if tenant and not spec.get("serviceAccountName"):
-            yield kustomization, ("spec",), "a building block's Kustomization must impersonate its service account"
+        if kustomization.get("apiVersion", "").startswith("kustomize.toolkit.fluxcd.io/") and not spec.get("serviceAccountName"):
+            yield kustomization, ("spec",), "every Kustomization must name the account it applies as (Flux's lockdown)"
     for release in _kind(objects, "HelmRelease"):
         spec = release.get("spec") or {}
         if not spec.get("serviceAccountName"):

@@ -66,8 +66,11 @@ class Controllers:
         commands = {
             "source-controller": [f"--storage-path={workdir / 'storage'}", f"--storage-addr=127.0.0.1:{storage}",
                                   f"--storage-adv-addr=127.0.0.1:{storage}"],
-            "kustomize-controller": ["--no-cross-namespace-refs=true", "--no-remote-bases=true"],
-            "helm-controller": ["--no-cross-namespace-refs=true"],
+            # Flux's multi-tenancy lockdown (CHECKLIST §6): nothing applies with the controller's own
+            # rights unless the object names an account that has them.
+            "kustomize-controller": ["--no-cross-namespace-refs=true", "--no-remote-bases=true",
+                                     "--default-service-account=default"],
+            "helm-controller": ["--no-cross-namespace-refs=true", "--default-service-account=default"],
         }
         self.processes = []
         for name, args in commands.items():
@@ -111,8 +114,18 @@ def test_flux_reconciles_the_rendered_tree(cluster: APIServer, flux_bin: Path, s
     assert main(["render", str(repo / "environment.yaml")]) == 0
     publish(repo, tmp_path / "git" / "env.git")
 
-    # What `flux bootstrap` leaves behind: the namespace and the entry point of the stage.
+    # What `flux bootstrap` leaves behind: the namespace, the controllers' accounts bound to
+    # cluster-admin (flux install's cluster-reconciler binding), and the entry point of the stage.
     cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}])
+    cluster.apply([
+        *({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "flux-system"}}
+          for name in ("kustomize-controller", "helm-controller")),
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": "cluster-reconciler-flux-system"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "flux-system"}
+                      for name in ("kustomize-controller", "helm-controller")]},
+    ])
     from helpers import kustomize_build
 
     cluster.apply(kustomize_build(repo / "clusters" / "dev"))
