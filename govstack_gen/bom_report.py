@@ -8,9 +8,8 @@ import io
 import json
 from typing import Any
 
-from govstack_gen.bom import ChartEntry, ImageEntry, split_reference
-from govstack_gen.mirror import chart_target
-from govstack_gen.spec.model import GitChart, RepoChart
+from govstack_gen.bom import ChartEntry, ImageEntry
+from govstack_gen.mirror import chart_target, image_target
 
 __all__ = ["csv_report", "json_report", "rows", "text_report"]
 
@@ -18,17 +17,8 @@ COLUMNS = ["type", "stage", "buildingBlock", "source", "url", "name", "version",
 
 
 def _chart_mirror(entry: ChartEntry, registry: str) -> str:
-    chart: RepoChart | GitChart = (GitChart(git=entry.url, path=entry.chart, version=entry.version) if entry.source == "git"
-                                   else RepoChart(repo=entry.url, name=entry.chart, version=entry.version))
-    url, name, version = chart_target(registry, chart, entry.version)
+    url, name, version = chart_target(registry, entry.chart, entry.version, git=entry.source == "git")
     return f"{url}/{name}:{version}"
-
-
-def _image_mirror(entry: ImageEntry, registry: str) -> str:
-    parts = split_reference(entry.image)
-    assert parts is not None  # found by the same parser
-    out = f"{registry}/{parts[1]}"
-    return out + (f":{entry.tag}" if entry.tag else "") + (f"@{entry.digest}" if entry.digest else "")
 
 
 def rows(charts: list[ChartEntry], images: list[ImageEntry], registry: str | None) -> list[dict[str, Any]]:
@@ -40,7 +30,7 @@ def rows(charts: list[ChartEntry], images: list[ImageEntry], registry: str | Non
     for i in images:
         out.append({"type": "image", "stage": i.stage, "buildingBlock": i.block, "source": i.registry, "url": None,
                     "name": i.repository, "version": i.tag or i.digest, "image": i.image, "valuesPath": i.values_path,
-                    "mirror": _image_mirror(i, registry) if registry else None})
+                    "mirror": image_target(registry, i.repository, i.tag, i.digest) if registry else None})
     return out
 
 

@@ -166,9 +166,8 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
 
     if args.output is not None:
         args.output = Path(args.output)
-    spec = Path(args.spec)
-    if not spec.is_file():
-        print(f"govstack-gen: error: spec file {str(spec)!r} not found", file=err)
+    spec = _spec_file(args, err)
+    if spec is None:
         return ExitStatus.USAGE
     raw = read_spec(spec, spec.name)
     inputs = inputs_digest(raw, spec.name, f"mirror={args.mirror}" if args.mirror else "")
@@ -182,6 +181,17 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         print(f"{root}: {'up to date' if args.check else 'nothing changed'} ({len(owned)} files)", file=err)
         return ExitStatus.OK
     return _render_fully(args, spec, inputs, out, err)
+
+
+def _spec_file(args: argparse.Namespace, err: TextIO) -> Path | None:
+    """The SPEC argument as a path, or None (reported) when there is no such file."""
+    from pathlib import Path
+
+    spec = Path(args.spec)
+    if not spec.is_file():
+        print(f"govstack-gen: error: spec file {str(spec)!r} not found", file=err)
+        return None
+    return spec
 
 
 def _default_root(spec: Path, raw: bytes) -> Path | None:
@@ -295,15 +305,13 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
 
 
 def _diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
-    from pathlib import Path
 
     from govstack_gen.errors import ExitStatus
     from govstack_gen.review.report import json_report, markdown_report, text_report
     from govstack_gen.review.run import GitError, diff_spec
 
-    spec = Path(args.spec)
-    if not spec.is_file():
-        print(f"govstack-gen: error: spec file {str(spec)!r} not found", file=err)
+    spec = _spec_file(args, err)
+    if spec is None:
         return ExitStatus.USAGE
     try:
         found = diff_spec(spec, args.against)
@@ -316,7 +324,6 @@ def _diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
 
 
 def _bom(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
-    from pathlib import Path
 
     from govstack_gen.bom import bill_of_materials
     from govstack_gen.bom_report import csv_report, json_report, rows, text_report
@@ -324,9 +331,8 @@ def _bom(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     from govstack_gen.mirror import mirror
     from govstack_gen.pipeline import load_and_resolve
 
-    spec = Path(args.spec)
-    if not spec.is_file():
-        print(f"govstack-gen: error: spec file {str(spec)!r} not found", file=err)
+    spec = _spec_file(args, err)
+    if spec is None:
         return ExitStatus.USAGE
     resolved = load_and_resolve(spec)
     if args.mirror:
@@ -337,15 +343,13 @@ def _bom(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
 
 
 def _graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
-    from pathlib import Path
 
     from govstack_gen.errors import ExitStatus
     from govstack_gen.graph import dot, mermaid
     from govstack_gen.pipeline import load_and_resolve
 
-    spec = Path(args.spec)
-    if not spec.is_file():
-        print(f"govstack-gen: error: spec file {str(spec)!r} not found", file=err)
+    spec = _spec_file(args, err)
+    if spec is None:
         return ExitStatus.USAGE
     out.write((mermaid if args.format == "mermaid" else dot)(load_and_resolve(spec)))
     return ExitStatus.OK

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["read_file", "write_file"]
+__all__ = ["read_file", "read_yaml_tree", "write_file"]
 
 
 def write_file(path: Path, content: bytes) -> None:
@@ -37,3 +37,17 @@ def read_file(path: Path) -> bytes | None:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def read_yaml_tree(root: Path, tops: tuple[str, ...] | None = None) -> dict[str, bytes]:
+    """{relative path: bytes} of every YAML file under `root` (only under the top-level folders
+    `tops` when given), hidden folders skipped, sorted."""
+    files = {}
+    for start in [root / t for t in tops] if tops is not None else [root]:
+        for folder, dirs, names in os.walk(start):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for name in names:
+                if name.endswith((".yaml", ".yml")):
+                    path = Path(folder) / name
+                    files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return dict(sorted(files.items()))

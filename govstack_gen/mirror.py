@@ -21,7 +21,7 @@ import posixpath
 import re
 from typing import Any
 
-from govstack_gen.bom import ImageRef, find_images
+from govstack_gen.bom import find_images
 from govstack_gen.errors import Diagnostic, SourceLocation, SpecError
 from govstack_gen.resolve import Block, Resolved, StageDelta
 from govstack_gen.spec.model import GitChart, RepoChart
@@ -33,16 +33,24 @@ REGISTRY = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(/[a-z0-9]+([._-][a
 CHARTS = "charts"
 
 
-def chart_target(registry: str, chart: RepoChart | GitChart, version: str) -> tuple[str, str, str]:
-    """(repository URL, chart name, version) in the mirror. A git chart is packaged with its
-    tag as the chart version, without the leading v (Helm wants SemVer 2: 1.4.2)."""
+def chart_target(registry: str, name_or_path: str, version: str, *, git: bool) -> tuple[str, str, str]:
+    """(repository URL, chart name, version) in the mirror. A git chart (`name_or_path` is its
+    folder) is packaged with its tag as the chart version, without the leading v (Helm wants
+    SemVer 2: 1.4.2)."""
+    if git:
+        return f"oci://{registry}/{CHARTS}", posixpath.basename(name_or_path), version.removeprefix("v")
+    return f"oci://{registry}/{CHARTS}", name_or_path, version
+
+
+def image_target(registry: str, repository: str, tag: str | None = None, digest: str | None = None) -> str:
+    """The image's reference in the mirror: its path without the source registry."""
+    return f"{registry}/{repository}" + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+
+
+def _chart_target(registry: str, chart: RepoChart | GitChart, version: str) -> tuple[str, str, str]:
     if isinstance(chart, GitChart):
-        return f"oci://{registry}/{CHARTS}", posixpath.basename(chart.path), version.removeprefix("v")
-    return f"oci://{registry}/{CHARTS}", chart.name, version
-
-
-def image_target(registry: str, ref: ImageRef) -> str:
-    return f"{registry}/{ref.repository}"
+        return chart_target(registry, chart.path, version, git=True)
+    return chart_target(registry, chart.name, version, git=False)
 
 
 def _rewrite(values: dict[str, Any], registry: str) -> dict[str, Any]:
@@ -53,26 +61,25 @@ def _rewrite(values: dict[str, Any], registry: str) -> dict[str, Any]:
             parent = parent[int(part)] if isinstance(parent, list) else parent[part]
         last = ref.path[-1] if ref.path else ""
         if ref.style == "string":
-            target = image_target(registry, ref) + (f":{ref.tag}" if ref.tag else "") + (f"@{ref.digest}" if ref.digest else "")
-            parent[int(last) if isinstance(parent, list) else last] = target
+            parent[int(last) if isinstance(parent, list) else last] = image_target(registry, ref.repository, ref.tag, ref.digest)
             continue
         node = parent[int(last) if isinstance(parent, list) else last] if ref.path else parent
         if ref.has_registry_key:
             node["registry"] = registry
             node["repository"] = ref.repository
         else:
-            node["repository"] = image_target(registry, ref)
+            node["repository"] = image_target(registry, ref.repository)
     return out
 
 
 def _block(block: Block, registry: str) -> Block:
-    url, name, version = chart_target(registry, block.chart, block.chart.version)
+    url, name, version = _chart_target(registry, block.chart, block.chart.version)
     chart = RepoChart(repo=url, name=name, version=version)
     return dataclasses.replace(block, chart=chart, values=_rewrite(block.values, registry))
 
 
 def _delta(block: Block, delta: StageDelta, registry: str) -> StageDelta:
-    version = delta.version and chart_target(registry, block.chart, delta.version)[2]
+    version = delta.version and _chart_target(registry, block.chart, delta.version)[2]
     return dataclasses.replace(delta, values=_rewrite(delta.values, registry), version=version)
 
 

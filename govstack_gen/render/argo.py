@@ -31,7 +31,7 @@ from govstack_gen.render.platform import Tree, folder, platform, platform_cluste
 from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta
 from govstack_gen.spec.model import GitChart
 
-__all__ = ["ARGO_NAMESPACE", "render_argocd", "sync_waves"]
+__all__ = ["ARGO_NAMESPACE", "render_argocd"]
 
 ARGO_API = "argoproj.io/v1alpha1"
 ARGO_NAMESPACE = "argocd"
@@ -81,7 +81,7 @@ return hs
 def render_argocd(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:
     """(path, object) pairs, one folder at a time, as render_flux."""
     yield from platform(env)
-    waves = sync_waves(env)
+    waves = depths(env)  # a building block's wave: its depth in the dependency graph
     for block in env.blocks:
         yield from folder(layout.block_base_dir(block.id), [_project(env, block), _application(env, block, waves[block.id])]).items()
     with_cluster = bool(platform_cluster(env))
@@ -90,11 +90,6 @@ def render_argocd(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:
         for block in env.blocks:
             yield from _overlay(env, stage, block).items()
         yield from _entry(env, stage).items()
-
-
-def sync_waves(env: Resolved) -> dict[str, int]:
-    """A building block's wave: its depth in the dependency graph."""
-    return depths(env)
 
 
 def _meta(env: Resolved, name: str, block: str | None, wave: int, stage: str | None = None) -> dict[str, Any]:

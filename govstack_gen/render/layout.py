@@ -17,6 +17,7 @@ Every path component comes from a validated RFC 1123 label, so no path can escap
 from __future__ import annotations
 
 import posixpath
+import re
 
 __all__ = [
     "MANIFEST_DIR",
@@ -24,6 +25,7 @@ __all__ = [
     "block_base_dir",
     "block_stage_dir",
     "cluster_dir",
+    "entry_stage",
     "file_name",
     "platform_base_dir",
     "platform_cluster_dir",
@@ -78,6 +80,15 @@ def repo_path(tree_root: str, directory: str) -> str:
 
 def relative(from_dir: str, to_dir: str) -> str:
     return posixpath.relpath(to_dir, from_dir)
+
+
+# The same folders, recognised in a tree (clusters/<stage>, platform/<stage>, building-blocks/<stage>/<bb>).
+_ENTRY = re.compile(r"(clusters/[^/]+|platform/(?!base$|cluster$)[^/]+|building-blocks/(?!base/)[^/]+/[^/]+)")
+
+
+def entry_stage(folder: str) -> str | None:
+    """The stage whose entry point `folder` is, or None."""
+    return folder.split("/")[1] if _ENTRY.fullmatch(folder) else None
 
 
 def stage_entry_points(stage: str, blocks: list[str]) -> list[str]:

@@ -6,6 +6,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+from govstack_gen.fsio import read_yaml_tree
 from govstack_gen.pipeline import load_and_resolve
 from govstack_gen.render.layout import TOP_LEVEL
 from govstack_gen.render.targets import render_files
@@ -24,22 +25,13 @@ class Comparison:
     notes: list[str]
 
 
-def _read_folder(root: Path) -> dict[str, bytes]:
-    files = {}
-    for top in TOP_LEVEL:
-        for path in sorted((root / top).rglob("*")):
-            if path.suffix in (".yaml", ".yml") and path.is_file():
-                files[path.relative_to(root).as_posix()] = path.read_bytes()
-    return files
-
-
 def diff_spec(spec: Path, against: str | None) -> Comparison:
     """Raises SpecError (invalid spec) or GitError (unknown ref, not a repository)."""
     resolved = load_and_resolve(spec)
     root = Path(posixpath.normpath((spec.parent / resolved.gitops.path).as_posix()))
     if against is None or Path(against).is_dir():
         folder = Path(against) if against is not None else root
-        old_files, label = _read_folder(folder), str(folder)
+        old_files, label = read_yaml_tree(folder, TOP_LEVEL), str(folder)
     else:
         old_files, label = tree_at(against, root, set(TOP_LEVEL)), f"{root} at {against}"
     old, new = stage_objects(old_files), stage_objects(render_files(resolved))

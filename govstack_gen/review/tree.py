@@ -10,17 +10,16 @@ namePrefix, ...) are not evaluated; they are reported so the reader knows.
 from __future__ import annotations
 
 import posixpath
-import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from govstack_gen.render import layout
 
 __all__ = ["Identity", "StageObjects", "identity", "merge_patch", "stage_objects"]
 
 Identity = tuple[str, str, str, str]  # group, kind, namespace, name
 KUSTOMIZATION = "kustomization.yaml"
 EVALUATED = {"apiVersion", "kind", "resources", "patches"}
-# The folders Flux builds for a stage (render/layout.py: stage_entry_points).
-ENTRY = re.compile(r"(clusters/[^/]+|platform/(?!base/|base$|cluster/|cluster$)[^/]+|building-blocks/(?!base/)[^/]+/[^/]+)")
 
 
 def identity(obj: dict[str, Any]) -> Identity:
@@ -93,8 +92,8 @@ def _entry_folders(files: dict[str, bytes]) -> dict[str, list[str]]:
     stages: dict[str, list[str]] = {}
     for rel in sorted(files):
         folder, name = posixpath.split(rel)
-        if name == KUSTOMIZATION and ENTRY.fullmatch(folder):
-            stage = folder.split("/")[1]
+        stage = layout.entry_stage(folder) if name == KUSTOMIZATION else None
+        if stage is not None:
             stages.setdefault(stage, []).append(folder)
     return stages
 

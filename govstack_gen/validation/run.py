@@ -9,13 +9,14 @@ import posixpath
 from pathlib import Path
 
 from govstack_gen.errors import SourceLocation
+from govstack_gen.fsio import read_yaml_tree
 from govstack_gen.pipeline import load_and_resolve
 from govstack_gen.render import layout
 from govstack_gen.render.targets import render_files
 from govstack_gen.validation.check import Result, validate_tree
 from govstack_gen.validation.schemas import SchemaSet
 
-__all__ = ["flux_components", "read_tree", "validate_spec"]
+__all__ = ["flux_components", "validate_spec"]
 
 
 def validate_spec(spec: Path, schemas: SchemaSet, kustomize: tuple[str, ...], tree: Path | None = None) -> Result:
@@ -23,7 +24,7 @@ def validate_spec(spec: Path, schemas: SchemaSet, kustomize: tuple[str, ...], tr
     resolved = load_and_resolve(spec)
     blocks = [b.id for b in resolved.blocks]
     stages = {s.name: layout.stage_entry_points(s.name, blocks) for s in resolved.stages}
-    files = render_files(resolved) if tree is None else read_tree(tree)
+    files = render_files(resolved) if tree is None else read_yaml_tree(tree)
     result = validate_tree(files, stages, schemas, kustomize)
     # Located where the tree lives, as a reviewer finds the file in the repository.
     root = tree.as_posix() if tree else posixpath.normpath(posixpath.join(spec.parent.as_posix(), resolved.gitops.path))
@@ -32,18 +33,6 @@ def validate_spec(spec: Path, schemas: SchemaSet, kustomize: tuple[str, ...], tr
         for d in result.diagnostics
     ]
     return result
-
-
-def read_tree(root: Path) -> dict[str, bytes]:
-    """Every YAML file of a rendered tree, hand-added ones included (kustomize may list them)."""
-    files = {}
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in names:
-            if name.endswith((".yaml", ".yml")):
-                path = Path(folder) / name
-                files[path.relative_to(root).as_posix()] = path.read_bytes()
-    return dict(sorted(files.items()))
 
 
 def flux_components(repo: Path) -> list[Path]:
