@@ -1,7 +1,8 @@
 """`govstack-gen audit`: what changed in a rendered tree behind govstack-gen's back, from the
 ownership manifest: generated files edited or deleted by hand, and files added by hand where
 only generated files belong (Flux applies whatever a kustomization lists, and a hand-added
-file is one `resources:` line away from the cluster)."""
+file is one `resources:` line away from the cluster), and SOPS files under secrets/ that are
+not encrypted."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from govstack_gen.diff import MANIFEST, digest, read_manifest
 from govstack_gen.errors import Diagnostic, SourceLocation
 from govstack_gen.fsio import read_file
 from govstack_gen.render.layout import MANIFEST_DIR
+from govstack_gen.sops_files import unencrypted_secrets
 
 __all__ = ["NotATree", "audit_tree"]
 
@@ -41,6 +43,7 @@ def audit_tree(root: Path) -> tuple[list[Diagnostic], int]:
                    hint="move it out of the generated folders; govstack-gen never deletes it, but Flux may apply it")
         for rel in _unowned(root, set(manifest.files))
     ]
+    findings += unencrypted_secrets(root)
     if (root / MANIFEST_DIR / "txn").exists():
         findings.append(Diagnostic("E406", "an interrupted render is pending", SourceLocation(str(root / MANIFEST_DIR / "txn")),
                                    hint="run `govstack-gen render` to complete it"))

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # imported when a command runs: `--help` pays for argparse on
     from pathlib import Path
 
     from govstack_gen.errors import ExitStatus
+    from govstack_gen.resolve import Resolved
 
 __all__ = ["main"]
 
@@ -172,6 +173,8 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     raw = read_spec(spec, spec.name)
     inputs = inputs_digest(raw, spec.name, f"mirror={args.mirror}" if args.mirror else "")
     root = args.output if args.output is not None else _default_root(spec, raw)
+    if root is not None:
+        _refuse_plaintext_secrets(root)
     # Nothing changed since the last render (same spec, same govstack-gen, tree untouched):
     # no need to validate and render again. This is what CI runs on every pull request.
     owned = unchanged_since(root, inputs) if root is not None else None
@@ -181,6 +184,16 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         print(f"{root}: {'up to date' if args.check else 'nothing changed'} ({len(owned)} files)", file=err)
         return ExitStatus.OK
     return _render_fully(args, spec, inputs, out, err)
+
+
+def _refuse_plaintext_secrets(root: Path) -> None:
+    """Checked on every render, the quick one too: a file can turn up under secrets/ at any time."""
+    from govstack_gen.errors import SpecError
+    from govstack_gen.sops_files import unencrypted_secrets
+
+    problems = unencrypted_secrets(root)
+    if problems:
+        raise SpecError(problems)
 
 
 def _spec_file(args: argparse.Namespace, err: TextIO) -> Path | None:
@@ -227,6 +240,8 @@ def _render_fully(args: argparse.Namespace, spec: Path, inputs: str, out: TextIO
     files = render_files(resolved)
     data = data_inventory(resolved)
     root: Path = args.output if args.output is not None else spec.parent / resolved.gitops.path
+    _refuse_plaintext_secrets(root)
+    _secrets_to_create(root, resolved, err)
     if args.check:
         pending = (root / TXN / "COMMIT").exists()
         plan = plan_write(root, files, resolved.source, data=data)
@@ -255,6 +270,18 @@ def _render_fully(args: argparse.Namespace, spec: Path, inputs: str, out: TextIO
         print(f"{root}: {len(plan.create)} created, {len(plan.update)} updated, {len(plan.delete)} deleted, "
               f"{len(plan.unchanged)} unchanged", file=err)
     return ExitStatus.OK
+
+
+def _secrets_to_create(root: Path, resolved: Resolved, err: TextIO) -> None:
+    """Say what the spec expects the operator to add, and which building blocks others changed."""
+    from govstack_gen.sops_files import missing_secret_files
+
+    for block in resolved.blocks:
+        if block.influenced_by:
+            print(f"influenced: {block.id} <- {', '.join(block.influenced_by)}", file=err)
+    for rel in missing_secret_files(root, resolved):
+        print(f"note: {root / rel} does not exist yet; create the Secret there and encrypt it with "
+              f"`sops --encrypt --in-place` (its building block waits for it)", file=err)
 
 
 def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:

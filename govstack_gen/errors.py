@@ -76,6 +76,13 @@ CODES: dict[str, str] = {
     "E309": "resource requests above limits",
     "E310": "stage values key is a kustomize patch directive",
     "E311": "plaintext secret in values",
+    "E312": "strong requirement not met",
+    "E313": "version requirement not met",
+    "E314": "unknown catalog entry",
+    "E315": "catalog entry or folder unusable",
+    "E316": "database placement not possible",
+    "E317": "invalid label selector",
+    "E318": "secret reference unusable",
     # E5xx: storage
     "E501": "storage path is not canonical",
     "E502": "sensitive host path",
@@ -117,6 +124,7 @@ CODES: dict[str, str] = {
     "E404": "output directory unusable",
     "E405": "ownership manifest is corrupt",
     "E406": "rendered file deleted by hand, or a render pending",
+    "E407": "SOPS secret file not encrypted",
     # E7xx: validating the rendered tree
     "E701": "object does not match its Kubernetes schema",
     "E702": "custom resource does not match its CRD",

@@ -2,7 +2,10 @@
 (Flux `dependsOn`, Argo CD sync waves), and `govstack-gen graph` to see it as Mermaid or DOT.
 
 Edges point from a building block to what waits for it: `platform --> messaging --> payments`
-reads "platform before messaging before payments".
+reads "platform before messaging before payments". Solid edges are `dependsOn` and strong
+requirements, dotted ones weak requirements (ordered because the provider is present), and
+labelled dotted ones influences (`messaging -. influences .-> monitoring`: messaging changes
+monitoring's values; no order).
 """
 
 from __future__ import annotations
@@ -31,12 +34,20 @@ def depths(env: Resolved) -> dict[str, int]:
     return out
 
 
-def _edges(env: Resolved) -> list[tuple[str, str]]:
+ORDER, WEAK, INFLUENCE = "order", "weak", "influence"
+
+
+def _edges(env: Resolved) -> list[tuple[str, str, str]]:
     edges = []
     for block in env.blocks:
         for dependency in block.depends_on or (PLATFORM,):
-            edges.append((dependency, block.id))
+            edges.append((dependency, block.id, WEAK if dependency in block.weak else ORDER))
+        edges += [(source, block.id, INFLUENCE) for source in block.influenced_by]
     return sorted(edges)
+
+
+_MERMAID_ARROWS = {ORDER: "-->", WEAK: "-.->", INFLUENCE: "-. influences .->"}
+_DOT_STYLES = {ORDER: "", WEAK: " [style=dashed]", INFLUENCE: ' [style=dotted, label="influences"]'}
 
 
 def _mermaid_id(name: str) -> str:
@@ -49,7 +60,7 @@ def mermaid(env: Resolved) -> str:
     lines = ["flowchart LR", f'  {PLATFORM}[["{PLATFORM}"]]']
     for block in env.blocks:
         lines.append(f'  {_mermaid_id(block.id)}["{block.id}<br/>{block.namespace} · wave {level[block.id]}"]')
-    lines += [f"  {_mermaid_id(a)} --> {_mermaid_id(b)}" for a, b in _edges(env)]
+    lines += [f"  {_mermaid_id(a)} {_MERMAID_ARROWS[kind]} {_mermaid_id(b)}" for a, b, kind in _edges(env)]
     return "\n".join(lines) + "\n"
 
 
@@ -58,6 +69,6 @@ def dot(env: Resolved) -> str:
     lines = [f'digraph "{env.name}" {{', "  rankdir=LR;", f'  "{PLATFORM}" [shape=box3d];']
     for block in env.blocks:
         lines.append(f'  "{block.id}" [label="{block.id}\\n{block.namespace} · wave {level[block.id]}"];')
-    lines += [f'  "{a}" -> "{b}";' for a, b in _edges(env)]
+    lines += [f'  "{a}" -> "{b}"{_DOT_STYLES[kind]};' for a, b, kind in _edges(env)]
     lines.append("}")
     return "\n".join(lines) + "\n"

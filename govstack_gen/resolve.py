@@ -12,17 +12,23 @@ from govstack_gen.spec.model import (
     Access,
     Backend,
     BuildingBlock,
+    Database,
     DynamicBackend,
     Environment,
     GitChart,
     GitOps,
+    Influence,
     Ingress,
     NodePools,
+    Platform,
     RepoChart,
     Resources,
+    Sops,
 )
+from govstack_gen.spec.requirements import influences_on, requirement_edges
 from govstack_gen.spec.storage import Placement, placements
 from govstack_gen.spec.tenancy import ingress_namespace
+from govstack_gen.spec.types import values_path
 
 __all__ = ["Block", "Resolved", "ResolvedStage", "ResolvedVolume", "StageDelta", "deep_merge", "resolve"]
 
@@ -62,6 +68,15 @@ class Block:
     resources: Resources
     spec: BuildingBlock  # the rest as written: access, routes, network, pod security
     volumes: tuple[ResolvedVolume, ...] = ()
+    connects_to: tuple[str, ...] = ()  # building blocks it calls: the spec's flows plus requirements and influences
+    influenced_by: tuple[str, ...] = ()  # building blocks whose influences changed its values
+    weak: tuple[str, ...] = ()  # the dependencies that only a weak requirement adds (present, so ordered after)
+
+    @property
+    def rds(self) -> Database | None:
+        """The block's database when it lives on RDS (rendered as ACK objects)."""
+        db = self.spec.database
+        return db if db is not None and db.placement == "rds" else None
 
     @property
     def source_kind(self) -> SourceKind:
@@ -88,6 +103,7 @@ class ResolvedStage:
     name: str
     domain: str
     deltas: dict[str, StageDelta]  # by building block id; every block has an entry
+    sops: Sops | None = None  # who can decrypt the stage's secrets
 
 
 @dataclass(frozen=True)
@@ -102,6 +118,7 @@ class Resolved:
     ingress_namespace: str = "traefik"
     access: Access = field(default_factory=Access)
     node_pools: NodePools = field(default_factory=NodePools)
+    platform: Platform | None = None
 
     def storage_class(self, backend: Backend) -> str:
         return storage_class_name(self.name, backend)
@@ -121,34 +138,83 @@ def resolve(env: Environment, source: str) -> Resolved:
     located: dict[str, list[Placement]] = {}
     for placement in placements(env):
         located.setdefault(placement.block.id, []).append(placement)
-    blocks = tuple(sorted((_block(env.metadata.name, b, located.get(b.id, [])) for b in env.building_blocks),
-                          key=lambda b: b.id))
+    required = requirement_edges(env)
+    namespace_of = {b.id: b.ns for b in env.building_blocks}
+    influences = {t: [(s, namespace_of[s], inf) for s, inf in found] for t, found in influences_on(env).items()}
+    callers = {b.id: {t for t, found in influences.items() for s, _, inf in found if s == b.id and inf.connect}
+               for b in env.building_blocks}
+    blocks = tuple(sorted(
+        (_block(env.metadata.name, b, located.get(b.id, []), required[b.id], influences.get(b.id, []),
+                {c for c, targets in callers.items() if b.id in targets}) for b in env.building_blocks),
+        key=lambda b: b.id))
     stages = tuple(
-        ResolvedStage(stage.name, stage.domain, {b.id: _delta(b, stage.building_blocks.get(b.id)) for b in blocks})
+        ResolvedStage(stage.name, stage.domain, {b.id: _delta(b, stage.building_blocks.get(b.id)) for b in blocks}, stage.sops)
         for stage in env.stages
     )
     backends = tuple(env.storage.backends) if env.storage else ()
     return Resolved(env.metadata.name, source, env.gitops, blocks, stages, backends, env.ingress,
-                    ingress_namespace(env), env.access, env.platform.node_pools)
+                    ingress_namespace(env), env.access, env.platform.node_pools, env.platform)
 
 
-def _block(env_name: str, spec: BuildingBlock, located: list[Placement]) -> Block:
+def _block(env_name: str, spec: BuildingBlock, located: list[Placement], required: dict[str, str],
+           influences: list[tuple[str, str, Influence]], called_by_influence: set[str]) -> Block:
     volumes = tuple(_volume(env_name, spec, p) for p in located)
-    values = copy.deepcopy(spec.values)
+    values = deep_merge(spec.values, _database_values(spec.database))
     for placement, volume in zip(located, volumes, strict=True):
         if placement.volume.values_key:
-            _set_path(values, placement.volume.values_key.split("."), volume.claim)
+            _set_path(values, values_path(placement.volume.values_key), volume.claim)
+    for source, source_ns, influence in influences:
+        names = {"${environment}": env_name, "${block.id}": source, "${block.namespace}": source_ns}
+        for append in influence.append:
+            _append(values, values_path(append.key), _substitute(append.item, names))
     return Block(
         id=spec.id,
         namespace=spec.ns,
         chart=spec.chart,
         values=values,
         replicas=spec.replicas,
-        depends_on=tuple(sorted(set(spec.depends_on))),
+        depends_on=tuple(sorted(set(spec.depends_on) | set(required))),
         resources=spec.resources,
         spec=spec,
         volumes=volumes,
+        connects_to=tuple(sorted(set(spec.network.connects_to) | set(required) | called_by_influence)),
+        influenced_by=tuple(sorted({source for source, _, _ in influences})),
+        weak=tuple(sorted(p for p, why in required.items() if why.startswith("requires (weak)") and p not in spec.depends_on)),
     )
+
+
+def _database_values(db: Database | None) -> dict[str, Any]:
+    """What turns the chart's own database on (in-chart) or points it at a Secret (rds: host and
+    port come from Flux valuesFrom, see render/databases.py)."""
+    if db is None:
+        return {}
+    if db.placement == "in-chart":
+        return copy.deepcopy(db.in_chart.values) if db.in_chart else {}
+    if db.external is None:
+        return {}
+    values = copy.deepcopy(db.external.values)
+    if db.external.secret_key and db.credentials:
+        _set_path(values, values_path(db.external.secret_key), db.credentials.secret)
+    return values
+
+
+def _substitute(item: Any, names: dict[str, str]) -> Any:
+    if isinstance(item, str):
+        for placeholder, value in names.items():
+            item = item.replace(placeholder, value)
+        return item
+    if isinstance(item, dict):
+        return {k: _substitute(v, names) for k, v in item.items()}
+    if isinstance(item, list):
+        return [_substitute(v, names) for v in item]
+    return item
+
+
+def _append(values: dict[str, Any], path: list[str], item: Any) -> None:
+    node = values
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node.setdefault(path[-1], []).append(item)
 
 
 def _volume(env_name: str, spec: BuildingBlock, placement: Placement) -> ResolvedVolume:

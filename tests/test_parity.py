@@ -2,7 +2,8 @@
 routes and policies, and per building block and stage the same chart, version and values.
 
 The Argo CD variants of the examples live in tests/cases/valid/<example>-argocd/ (golden trees
-like any case); this module also keeps each variant equal to its example with one line changed.
+like any case); this module also keeps each variant equal to its example with the engine changed
+and SOPS-encrypted Secrets turned into external ones (Argo CD does not decrypt SOPS).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ def argocd_variant(example: str) -> str:
         text = re.sub(r"^  engine: flux$", "  engine: argocd", text, count=1, flags=re.M)
     else:
         text = text.replace("\ngitops:\n", "\ngitops:\n  engine: argocd\n", 1)
-    return (f"# Generated from examples/{example}/environment.yaml with gitops.engine: argocd "
-            "(tests/test_parity.py keeps it so).\n" + text)
+    text = text.replace("source: sops}", "source: external}")
+    return (f"# Generated from examples/{example}/environment.yaml with gitops.engine: argocd and SOPS secrets "
+            "as external ones (tests/test_parity.py keeps it so).\n" + text)
 
 
 @pytest.mark.parametrize("example", NAMES)

@@ -146,7 +146,7 @@ def _not_applied(replicas: int | None) -> dict[str, str]:
 
 def _application(env: Resolved, block: Block, wave: int) -> dict[str, Any]:
     meta = _meta(env, block.id, block.id, wave)
-    meta["annotations"] |= _not_applied(block.replicas)
+    meta["annotations"] |= _not_applied(block.replicas) | k8s.influenced(block)
     return {
         "apiVersion": ARGO_API,
         "kind": "Application",

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from govstack_gen.render import k8s, layout, tenancy
+from govstack_gen.render.databases import database_objects, values_from
 from govstack_gen.render.kustomize import kustomization
 from govstack_gen.render.platform import Tree, folder, platform, platform_cluster, platform_stage
+from govstack_gen.render.secrets import decryption, secrets_layer_name, sops_blocks
 from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta
 from govstack_gen.spec.model import GitChart
 
@@ -94,10 +96,12 @@ def _helm_release(env: Resolved, block: Block) -> dict[str, Any]:
     spec["upgrade"] = {"cleanupOnFail": True, "remediation": {"retries": REMEDIATION_RETRIES, "remediateLastFailure": True}}
     spec["postRenderers"] = _post_renderers(env, block.replicas)
     spec["values"] = block.values
+    if block.rds is not None:
+        spec["valuesFrom"] = values_from(block)
     return {
         "apiVersion": HELM_API,
         "kind": "HelmRelease",
-        "metadata": k8s.metadata(block.id, block.namespace, k8s.labels(env, block.id)),
+        "metadata": k8s.metadata(block.id, block.namespace, k8s.labels(env, block.id), k8s.influenced(block)),
         "spec": spec,
     }
 
@@ -126,21 +130,36 @@ def _stage(env: Resolved, stage: ResolvedStage, with_cluster: bool) -> Iterator[
         yield from _block_overlay(env, stage, block).items()
     cluster = layout.cluster_dir(stage.name)
     entry = [_git_repository(env, stage), _layer(env, stage, PLATFORM, platform_dir, [])]
-    entry += [
-        _layer(env, stage, block.id, layout.block_stage_dir(stage.name, block.id), [PLATFORM, *block.depends_on])
-        for block in env.blocks
-    ]
+    with_secrets = {b.id for b in sops_blocks(env)}
+    for block in env.blocks:
+        depends_on = [PLATFORM, *block.depends_on]
+        if block.id in with_secrets:
+            entry.append(_secrets_layer(env, stage, block))
+            depends_on.append(secrets_layer_name(block))
+        entry.append(_layer(env, stage, block.id, layout.block_stage_dir(stage.name, block.id), depends_on))
     yield from folder(cluster, entry).items()
+
+
+def _secrets_layer(env: Resolved, stage: ResolvedStage, block: Block) -> dict[str, Any]:
+    """The building block's SOPS files, decrypted by kustomize-controller as its own reconciler."""
+    layer = _layer(env, stage, block.id, layout.secrets_dir(stage.name, block.id), [PLATFORM])
+    layer["metadata"]["name"] = secrets_layer_name(block)
+    layer["spec"]["decryption"] = decryption(stage)
+    layer["spec"]["wait"] = False  # Secrets have no status to wait for
+    return layer
 
 
 def _block_overlay(env: Resolved, stage: ResolvedStage, block: Block) -> Tree:
     folder = layout.block_stage_dir(stage.name, block.id)
     patches = _patches(env, block, stage.deltas[block.id])
     tree: Tree = {f"{folder}/{layout.file_name(p['kind'], p['metadata']['name'])}": p for p in patches}
+    resources: Tree = {f"{folder}/{layout.file_name(o['kind'], o['metadata']['name'])}": o
+                       for o in database_objects(env, stage.name, block)}
     tree[f"{folder}/kustomization.yaml"] = kustomization(
-        [layout.relative(folder, layout.block_base_dir(block.id))], [name.rsplit("/", 1)[1] for name in tree]
+        [layout.relative(folder, layout.block_base_dir(block.id)), *(name.rsplit("/", 1)[1] for name in resources)],
+        [name.rsplit("/", 1)[1] for name in tree],
     )
-    return tree
+    return tree | resources
 
 
 def _patches(env: Resolved, block: Block, delta: StageDelta) -> list[dict[str, Any]]:

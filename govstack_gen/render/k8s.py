@@ -8,7 +8,10 @@ from typing import Any
 from govstack_gen.resolve import Block, Resolved
 from govstack_gen.spec.types import parse_quantity
 
-__all__ = ["PRUNE_DISABLED", "PSS_VERSION", "labels", "limit_range", "metadata", "namespace", "protected", "resource_quota"]
+__all__ = [
+    "INFLUENCED_BY", "PRUNE_DISABLED", "PSS_VERSION", "influenced", "labels", "limit_range", "metadata", "namespace", "protected",
+    "resource_quota",
+]
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "govstack-gen"}
 # Flux never deletes an object carrying this annotation, even when it leaves the tree: a
@@ -36,6 +39,14 @@ def labels(env: Resolved, block: str | None = None, stage: str | None = None) ->
     if stage is not None:
         out["govstack.dev/stage"] = stage
     return out
+
+
+INFLUENCED_BY = "govstack.dev/influenced-by"
+
+
+def influenced(block: Block) -> dict[str, str]:
+    """Tells a reviewer why a building block's values changed without its spec changing."""
+    return {INFLUENCED_BY: ", ".join(block.influenced_by)} if block.influenced_by else {}
 
 
 def metadata(name: str, namespace: str | None, object_labels: dict[str, str],

@@ -8,7 +8,9 @@
     platform/<stage>/                 the platform layer of a stage
     platform/<stage>/<bb>/            the building block's routes in that stage (hosts differ)
     building-blocks/base/<bb>/        chart source and HelmRelease, stage-independent
-    building-blocks/<stage>/<bb>/     overlay: only what the stage changes
+    building-blocks/<stage>/<bb>/     overlay: only what the stage changes (and its RDS database)
+    secrets/<stage>/<bb>/             the operator's SOPS-encrypted Secrets (never written by us)
+    .sops.yaml                        SOPS creation rules: each stage's secrets for its keys
 
 Every path component comes from a validated RFC 1123 label, so no path can escape the root
 (the writer checks again) and no two differ only by case.
@@ -21,6 +23,8 @@ import re
 
 __all__ = [
     "MANIFEST_DIR",
+    "SECRETS_DIR",
+    "SOPS_CONFIG",
     "TOP_LEVEL",
     "block_base_dir",
     "block_stage_dir",
@@ -32,11 +36,23 @@ __all__ = [
     "platform_routes_dir",
     "platform_stage_dir",
     "repo_path",
+    "secret_file",
+    "secrets_dir",
     "stage_entry_points",
 ]
 
 MANIFEST_DIR = ".govstack-gen"
-TOP_LEVEL = ("building-blocks", "clusters", "platform")  # every rendered file is under one of these
+TOP_LEVEL = ("building-blocks", "clusters", "platform")  # every rendered object is under one of these
+SOPS_CONFIG = ".sops.yaml"  # the one rendered file beside them: not a Kubernetes object
+SECRETS_DIR = "secrets"  # the operator's encrypted files; read (checked), never written
+
+
+def secrets_dir(stage: str, block: str) -> str:
+    return f"{SECRETS_DIR}/{stage}/{block}"
+
+
+def secret_file(stage: str, block: str, name: str) -> str:
+    return f"{secrets_dir(stage, block)}/{name}.sops.yaml"
 
 
 def cluster_dir(stage: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from govstack_gen.render import ingress, k8s, layout, storage, tenancy
 from govstack_gen.render.kustomize import kustomization
+from govstack_gen.render.secrets import sops_config
 from govstack_gen.resolve import Block, Resolved, ResolvedStage
 
 __all__ = ["Tree", "folder", "platform_base", "platform_cluster", "platform_stage"]
@@ -60,3 +61,6 @@ def platform(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:
     cluster = platform_cluster(env)
     if cluster:
         yield from folder(layout.platform_cluster_dir(), cluster).items()
+    sops = sops_config(env)
+    if sops is not None:
+        yield layout.SOPS_CONFIG, sops

@@ -47,6 +47,14 @@ FLUX_RULES = [
     {"apiGroups": ["source.toolkit.fluxcd.io"], "resources": ["helmrepositories", "ocirepositories", "gitrepositories"],
      "verbs": WRITE},
 ]
+# Applying the building block's decrypted SOPS files: Secrets by name, never listed or watched.
+SECRET_RULES = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "update", "patch", "delete"]}]
+# Its RDS database (ACK) and the ConfigMap the endpoint is exported to.
+RDS_RULES = [
+    {"apiGroups": ["rds.services.k8s.aws"], "resources": ["dbinstances", "dbsubnetgroups"], "verbs": WRITE},
+    {"apiGroups": ["services.k8s.aws"], "resources": ["fieldexports"], "verbs": WRITE},
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": WRITE},
+]
 
 
 def flux_reconciler_name(block: Block) -> str:
@@ -85,7 +93,7 @@ def rbac(env: Resolved, block: Block) -> list[dict[str, Any]]:
         flux_sa = flux_reconciler_name(block)
         objects += [
             _service_account(env, block, flux_sa, "flux-system"),
-            _role(env, block, FLUX_RECONCILER, FLUX_RULES),
+            _role(env, block, FLUX_RECONCILER, _flux_rules(block)),
             _binding(env, block, FLUX_RECONCILER, "Role", FLUX_RECONCILER,
                      [{"kind": "ServiceAccount", "name": flux_sa, "namespace": "flux-system"}]),
         ]
@@ -105,6 +113,15 @@ def rbac(env: Resolved, block: Block) -> list[dict[str, Any]]:
         kind = "Role" if role in custom else "ClusterRole"  # admin/edit/view: the built-in aggregated roles
         objects.append(_binding(env, block, f"team-{team_name}", kind, role, _groups(env, teams[team_name].groups)))
     return _unique(objects)
+
+
+def _flux_rules(block: Block) -> list[dict[str, Any]]:
+    rules = list(FLUX_RULES)
+    if any(s.source == "sops" for s in block.spec.secrets):
+        rules += SECRET_RULES
+    if block.rds is not None:
+        rules += RDS_RULES
+    return rules
 
 
 def _unique(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -166,11 +183,11 @@ def network_policies(env: Resolved, block: Block) -> list[dict[str, Any]]:
                          "ports": [{"protocol": "TCP", "port": port} for port in ports]}],
         }))
     by_id = {b.id: b for b in env.blocks}
-    for target in sorted(set(block.spec.network.connects_to)):
+    for target in block.connects_to:
         policies.append(_policy(env, block, f"allow-to-{target}", {
             "podSelector": everything, "policyTypes": ["Egress"], "egress": [{"to": [_namespace_peer(by_id[target].namespace)]}],
         }))
-    callers = sorted(b.id for b in env.blocks if block.id in b.spec.network.connects_to)
+    callers = sorted(b.id for b in env.blocks if block.id in b.connects_to)
     for caller in callers:
         policies.append(_policy(env, block, f"allow-from-{caller}", {
             "podSelector": everything, "policyTypes": ["Ingress"], "ingress": [{"from": [_namespace_peer(by_id[caller].namespace)]}],

@@ -7,16 +7,22 @@ all so the user sees every problem at once.
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govstack_gen.errors import Diagnostic, SpecError
+from govstack_gen.spec.databases import check_databases
 from govstack_gen.spec.load import SpecDocument
 from govstack_gen.spec.model import Environment
-from govstack_gen.spec.secrets import check_secrets
+from govstack_gen.spec.requirements import check_influences, check_requirements, check_selectors, requirement_edges
+from govstack_gen.spec.secrets import check_secret_refs, check_secrets
 from govstack_gen.spec.storage import check_storage
 from govstack_gen.spec.tenancy import RESERVED_NAMESPACES, check_tenancy
 from govstack_gen.spec.types import parse_quantity
+
+if TYPE_CHECKING:
+    from govstack_gen.catalog import Catalog
 
 __all__ = ["RESERVED_IDS", "RESERVED_NAMESPACES", "check_environment", "find_cycle"]
 
@@ -29,8 +35,9 @@ RESERVED_STAGES = frozenset({"base", "cluster"})
 Rule = Callable[[Environment, SpecDocument], list[Diagnostic]]
 
 
-def check_environment(env: Environment, doc: SpecDocument) -> None:
+def check_environment(env: Environment, doc: SpecDocument, catalog: Catalog) -> None:
     problems = [d for rule in RULES for d in rule(env, doc)]
+    problems += check_requirements(env, doc, catalog)
     if problems:
         raise SpecError(problems)
 
@@ -116,13 +123,20 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
 
 
 def _cycles(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
-    graph = {b.id: list(b.depends_on) for b in env.building_blocks}
-    cycle = find_cycle(graph)
+    required = requirement_edges(env)
+    why = {(b.id, d): "dependsOn" for b in env.building_blocks for d in b.depends_on}
+    why |= {(b, p): reason for b, edges in required.items() for p, reason in edges.items() if (b, p) not in why}
+    graph: dict[str, list[str]] = {}
+    for block, dependency in why:
+        graph.setdefault(block, []).append(dependency)
+    cycle = find_cycle({b.id: sorted(graph.get(b.id, [])) for b in env.building_blocks})
     if not cycle:
         return []
     index = next(i for i, b in enumerate(env.building_blocks) if b.id == cycle[0])
-    return [doc.diagnostic(("buildingBlocks", index, "dependsOn"), "E304", "dependency cycle: " + " -> ".join(cycle),
-                           "a cycle has no order (neither Flux's dependsOn nor Argo CD's sync waves); remove one edge of it")]
+    edges = "; ".join(f"{a} -> {b}: {why[(a, b)]}" for a, b in itertools.pairwise(cycle))
+    field = "dependsOn" if why[(cycle[0], cycle[1])] == "dependsOn" else "requires"
+    return [doc.diagnostic(("buildingBlocks", index, field), "E304", "dependency cycle: " + " -> ".join(cycle),
+                           f"a cycle has no order (neither Flux's dependsOn nor Argo CD's sync waves); remove one edge of it ({edges})")]
 
 
 def _stages(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
@@ -193,5 +207,5 @@ def _resources(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
 
 RULES: tuple[Rule, ...] = (
     _environment_name, _duplicate_ids, _namespaces, _unknown_dependencies, _cycles, _stages, _resources, check_storage, check_tenancy,
-    check_secrets,
+    check_secrets, check_secret_refs, check_databases, check_selectors, check_influences,
 )

@@ -35,15 +35,20 @@ from govstack_gen.spec.types import (
 
 __all__ = [
     "API_VERSION",
+    "Aws",
     "Backend",
+    "BlockSpec",
     "BuildingBlock",
+    "CatalogRef",
     "Chart",
+    "Database",
     "DynamicBackend",
     "EfsBackend",
     "Environment",
     "GitChart",
     "GitOps",
     "HostPathBackend",
+    "Influence",
     "LocalBackend",
     "Metadata",
     "NfsBackend",
@@ -52,8 +57,12 @@ __all__ = [
     "NodeSelector",
     "Platform",
     "RepoChart",
+    "Requirement",
+    "Requires",
     "ResourceList",
     "Resources",
+    "SecretRef",
+    "Selector",
     "Stage",
     "StageOverride",
     "Storage",
@@ -96,9 +105,22 @@ class NodePools(SpecModel):
     worker: NodePool = NodePool(labels={"node-type": "worker"})
 
 
+class Aws(SpecModel):
+    """The AWS account details the ACK RDS controller needs for databases placed on RDS."""
+
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$", description="e.g. eu-central-1")]
+    database_subnet_ids: Annotated[list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]], Field(min_length=2)] = Field(
+        description="Private subnets (two availability zones at least) of the RDS subnet groups."
+    )
+    database_security_group_ids: Annotated[list[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")]], Field(min_length=1)] = Field(
+        description="Security groups of the RDS instances (allowing the cluster's nodes in)."
+    )
+
+
 class Platform(SpecModel):
     type: Literal["k3s", "eks", "generic"] = Field(description="Cluster flavour.")
     node_pools: NodePools = NodePools()
+    aws: Aws | None = Field(None, description="AWS details (EKS only), needed by databases placed on RDS.")
 
 
 class GitOps(SpecModel):
@@ -319,18 +341,136 @@ class Volume(SpecModel):
     reclaim_policy: str = Field("Retain", description="Always Retain: a released volume keeps its data.")
 
 
-class BuildingBlock(SpecModel):
-    id: BuildingBlockId = Field(description="Building block id: the HelmRelease and Flux Kustomization name.")
+# -- catalog, dependencies, databases, secrets --------------------------------------------------
+
+VersionOperator = Literal[">=", ">", "<", "<=", "=="]
+
+
+class LabelExpression(SpecModel):
+    """A label requirement as in Kubernetes' matchExpressions, plus comparisons of semantic versions."""
+
+    key: LabelKey
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", ">=", ">", "<", "<=", "=="]
+    values: list[LabelValue] = Field(
+        default_factory=list, description="In/NotIn: one or more; Exists/DoesNotExist: none; comparisons: one semantic version."
+    )
+
+
+class Selector(SpecModel):
+    """Building blocks by their labels: every matchLabels pair and every expression must hold."""
+
+    match_labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    match_expressions: list[LabelExpression] = Field(default_factory=list)
+
+
+class Requirement(Selector):
+    description: str = Field("", description="What is needed, for messages, e.g. 'event streaming (Kafka)'.")
+
+
+class Requires(SpecModel):
+    strong: list[Requirement] = Field(default_factory=list, description="Must be present: render fails otherwise.")
+    weak: list[Requirement] = Field(default_factory=list, description="Ordered after when present.")
+
+
+class ValuesAppend(SpecModel):
+    key: ValuesKey = Field(description="A list in the target's values, e.g. prometheus.prometheusSpec.additionalScrapeConfigs.")
+    item: Any = Field(description="Appended item; ${block.id}, ${block.namespace}, ${environment} are replaced.")
+
+
+class Influence(SpecModel):
+    """How this building block changes the rendered config of others (e.g. monitoring scrapes it)."""
+
+    description: str = ""
+    target: Selector = Field(description="The building blocks influenced (by their labels).")
+    append: list[ValuesAppend] = Field(default_factory=list, description="Items added to lists in the target's values.")
+    connect: bool = Field(False, description="The target calls this building block (network policies allow it).")
+
+
+class CatalogRef(SpecModel):
+    name: DnsLabel = Field(description="Catalog entry, e.g. payments.")
+    version: ChartVersion | None = Field(None, description="Entry version; default the newest.")
+
+
+class InChartDatabase(SpecModel):
+    """How the chart runs its own database: the claim of a static volume, and values turning it on."""
+
+    claim_key: ValuesKey = Field(description="Chart value that takes the claim name.")
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExternalDatabase(SpecModel):
+    """How the chart takes a database outside it (rds): where host, port and the secret go."""
+
+    host_key: ValuesKey
+    port_key: ValuesKey
+    secret_key: ValuesKey | None = Field(None, description="Chart value that takes the credentials Secret's name.")
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class Credentials(SpecModel):
+    secret: DnsLabel = Field(description="A Secret declared under the building block's secrets.")
+    password_key: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")] = "password"
+    username: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,15}$")] = "govstack"
+
+
+class RdsOptions(SpecModel):
+    instance_class: Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] = "db.t4g.medium"
+    multi_az: bool = True
+    backup_retention_days: Annotated[int, Field(ge=1, le=35)] = 7
+    storage_type: Literal["gp3", "gp2", "io1", "io2"] = "gp3"
+
+
+class Database(SpecModel):
+    """The building block's database: in the chart on a static volume, or on RDS (EKS, ACK)."""
+
+    engine: Literal["postgres", "mysql", "mariadb"]
+    version: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+){0,2}$", description="Engine version, e.g. \"15\" or \"14.18\".")]
+    placement: Literal["in-chart", "rds"] = "in-chart"
+    size: Quantity = Field(description="Volume (in-chart) or allocated storage (rds).")
+    backend: DnsLabel | None = Field(None, description="Storage backend of the in-chart volume.")
+    in_chart: InChartDatabase | None = None
+    external: ExternalDatabase | None = None
+    credentials: Credentials | None = None
+    rds: RdsOptions = RdsOptions()
+
+    def volume(self) -> Volume | None:
+        """The static volume an in-chart database lives on."""
+        if self.placement != "in-chart" or self.in_chart is None:
+            return None
+        return Volume.model_validate({"name": "database", "size": self.size, "backend": self.backend, "database": True,
+                                       "valuesKey": self.in_chart.claim_key})
+
+
+class SecretRef(SpecModel):
+    """A Secret the building block uses. Its values never appear in the spec."""
+
+    name: DnsLabel = Field(description="The Secret's name in the building block's namespace.")
+    source: Literal["sops", "external"] = Field(
+        "sops", description="sops: an encrypted file secrets/<stage>/<id>/<name>.sops.yaml in this repository; "
+        "external: created outside this repository (External Secrets, sealed-secrets, by hand)."
+    )
+    keys: list[Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")]] = Field(default_factory=list, description="Keys it must hold.")
+    description: str = ""
+
+
+class BlockSpec(SpecModel):
+    """A building block without its id: what a catalog entry defines."""
+
     namespace: DnsLabel | None = Field(None, description="Namespace; defaults to the id.")
     description: str = ""
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, description="What it is and provides, for requirements.")
     chart: Chart
     values: dict[str, Any] = Field(default_factory=dict, description="Helm values for every stage.")
     replicas: Annotated[int, Field(ge=0, le=1000)] | None = Field(
         None, description="Replicas of every Deployment the chart renders (set through a post-renderer)."
     )
     depends_on: list[BuildingBlockId] = Field(default_factory=list, description="Building blocks that must be ready first.")
+    requires: Requires = Field(default_factory=Requires)
+    influences: list[Influence] = Field(default_factory=list)
     resources: Resources = Field(description="The namespace's budget: ResourceQuota and LimitRange.")
     volumes: list[Volume] = Field(default_factory=list)
+    database: Database | None = None
+    secrets: list[SecretRef] = Field(default_factory=list)
     pod_security: PodSecurity = Field(default_factory=PodSecurity)
     owner: DnsLabel | None = Field(None, description="Team the building block belongs to (cost tracking label).")
     teams: dict[DnsLabel, DnsLabel] = Field(default_factory=dict, description="Team -> role: admin, edit, view or a custom role.")
@@ -339,9 +479,20 @@ class BuildingBlock(SpecModel):
     middlewares: list[Middleware] = Field(default_factory=list)
     network: Network = Field(default_factory=Network)
 
+
+class BuildingBlock(BlockSpec):
+    id: BuildingBlockId = Field(description="Building block id: the HelmRelease and Flux Kustomization name.")
+    catalog: CatalogRef | None = Field(None, description="Catalog entry this building block starts from (fields here override it).")
+
     @property
     def ns(self) -> str:
         return self.namespace or self.id
+
+    def all_volumes(self) -> list[tuple[tuple[str | int, ...], Volume]]:
+        """Every volume with its place in the building block (the in-chart database's included)."""
+        out: list[tuple[tuple[str | int, ...], Volume]] = [(("volumes", i), v) for i, v in enumerate(self.volumes)]
+        database = self.database.volume() if self.database else None
+        return [*out, (("database",), database)] if database else out
 
 
 class StageOverride(SpecModel):
@@ -352,9 +503,19 @@ class StageOverride(SpecModel):
     replicas: Annotated[int, Field(ge=0, le=1000)] | None = None
 
 
+class Sops(SpecModel):
+    """Who can decrypt a stage's SOPS files: the key of its cluster (and of the people editing them)."""
+
+    age: list[Annotated[str, Field(pattern=r"^age1[02-9ac-hj-np-z]{58}$")]] = Field(default_factory=list, description="age recipients.")
+    kms: list[Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]+$")]] = Field(
+        default_factory=list, description="AWS KMS key ARNs."
+    )
+
+
 class Stage(SpecModel):
     name: DnsLabel = Field(description="Stage name (one cluster per stage), e.g. dev, staging, prod.")
     domain: Domain = Field(description="Base domain of the stage's public routes.")
+    sops: Sops | None = Field(None, description="SOPS recipients of the stage's secrets (.sops.yaml creation rule).")
     building_blocks: dict[BuildingBlockId, StageOverride] = Field(default_factory=dict)
 
 
@@ -368,4 +529,7 @@ class Environment(SpecModel):
     storage: Storage | None = None
     ingress: Ingress | None = None
     access: Access = Field(default_factory=Access)
+    catalogs: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")]] = Field(
+        default_factory=list, description="Folders of catalog entries (relative to this file), searched before the shipped catalog."
+    )
     building_blocks: Annotated[list[BuildingBlock], Field(min_length=1)]

@@ -19,7 +19,7 @@ from govstack_gen.errors import Diagnostic
 from govstack_gen.spec.load import SpecDocument
 from govstack_gen.spec.model import Environment
 
-__all__ = ["check_secrets", "looks_like_secret"]
+__all__ = ["check_secret_refs", "check_secrets", "looks_like_secret"]
 
 Loc = tuple[str | int, ...]
 
@@ -97,3 +97,29 @@ def check_secrets(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
             places.append((("stages", s, "buildingBlocks", block_id, "values"), override.values))
     return [doc.diagnostic(loc, "E311", f"plaintext secret in values: {reason}", HINT)
             for base, values in places for loc, reason in _walk(values, base)]
+
+
+def check_secret_refs(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    """Secret references: unique per building block, and decryptable where they are SOPS files."""
+    out = []
+    sops_users = []
+    for b_index, block in enumerate(env.building_blocks):
+        seen: set[str] = set()
+        for s_index, ref in enumerate(block.secrets):
+            loc: Loc = ("buildingBlocks", b_index, "secrets", s_index)
+            if ref.name in seen:
+                out.append(doc.diagnostic((*loc, "name"), "E318", f"secret {ref.name!r} is declared twice", "declare each Secret once"))
+            seen.add(ref.name)
+            if ref.source == "sops":
+                sops_users.append(loc)
+                if env.gitops.engine != "flux":
+                    out.append(doc.diagnostic((*loc, "source"), "E318", "Argo CD does not decrypt SOPS files",
+                                              "use source: external (External Secrets Operator, sealed-secrets) with Argo CD"))
+    if sops_users and env.gitops.engine == "flux":
+        for s_index, stage in enumerate(env.stages):
+            if stage.sops is None or not (stage.sops.age or stage.sops.kms):
+                out.append(doc.diagnostic(("stages", s_index, "name"), "E318",
+                                          f"stage {stage.name!r} has SOPS secrets but no key to encrypt them for",
+                                          "add sops: {age: [<the stage cluster's age public key>]} (or kms: [<key ARN>]) to the stage",
+                                          related=tuple(sops_users[:1])))
+    return out

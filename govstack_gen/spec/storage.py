@@ -27,7 +27,7 @@ from govstack_gen.spec.model import (
     NfsBackend,
     Volume,
 )
-from govstack_gen.spec.types import parse_quantity
+from govstack_gen.spec.types import parse_quantity, values_path
 
 __all__ = ["SENSITIVE_PATHS", "Placement", "check_storage", "is_sensitive", "node_selector", "placements"]
 
@@ -95,12 +95,12 @@ def placements(env: Environment) -> list[Placement]:
     """Every volume whose backend is known, with its location. Pure; used by checks and render."""
     out = []
     for b_index, block in enumerate(env.building_blocks):
-        for v_index, volume in enumerate(block.volumes):
+        for where, volume in block.all_volumes():
             backend = backend_for(env, volume)
             if backend is None:
                 continue
             path, handle = _location(env.metadata.name, block.ns, volume, backend)
-            out.append(Placement(block, volume, backend, ("buildingBlocks", b_index, "volumes", v_index), path, handle))
+            out.append(Placement(block, volume, backend, ("buildingBlocks", b_index, *where), path, handle))
     return out
 
 
@@ -125,15 +125,15 @@ def _location(env_name: str, namespace: str, volume: Volume, backend: Backend) -
 def check_storage(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     problems = _backends(env, doc)
     for b_index, block in enumerate(env.building_blocks):
-        seen: dict[str, int] = {}
-        for v_index, volume in enumerate(block.volumes):
-            loc: Loc = ("buildingBlocks", b_index, "volumes", v_index)
+        seen: dict[str, Loc] = {}
+        for where, volume in block.all_volumes():
+            loc: Loc = ("buildingBlocks", b_index, *where)
             if volume.name in seen:
                 message = f"volume {volume.name!r} is declared twice in {block.id!r}"
-                first = ("buildingBlocks", b_index, "volumes", seen[volume.name], "name")
-                problems.append(doc.diagnostic((*loc, "name"), "E514", message,
-                                               "give each volume of a building block its own name", related=(first,)))
-            seen.setdefault(volume.name, v_index)
+                hint = ("the in-chart database's volume is named 'database'; rename the other volume" if where == ("database",)
+                        else "give each volume of a building block its own name")
+                problems.append(doc.diagnostic((*loc, "name"), "E514", message, hint, related=((*seen[volume.name], "name"),)))
+            seen.setdefault(volume.name, loc)
             problems += _volume(env, doc, block, volume, loc)
     located = placements(env)
     problems += _shared_locations(doc, located)
@@ -143,13 +143,13 @@ def check_storage(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
 
 def _stage_overrides_of_claims(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     """A stage's values must not replace the claim name a volume puts into the chart's values."""
-    keys = {b.id: [v.values_key for v in b.volumes if v.values_key] for b in env.building_blocks}
+    keys = {b.id: [v.values_key for _, v in b.all_volumes() if v.values_key] for b in env.building_blocks}
     out = []
     for s_index, stage in enumerate(env.stages):
         for block_id, override in stage.building_blocks.items():
             for key in keys.get(block_id, []):
                 node: Any = override.values
-                parts = key.split(".")
+                parts = values_path(key)
                 for depth, part in enumerate(parts):
                     if not isinstance(node, dict) or part not in node:
                         break
@@ -235,7 +235,7 @@ def _volume(env: Environment, doc: SpecDocument, block: BuildingBlock, volume: V
 def _values_key(doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Loc) -> list[Diagnostic]:
     """The claim name goes into the values at valuesKey: refuse if the values say otherwise."""
     claim = f"{block.id}-{volume.name}"
-    parts = (volume.values_key or "").split(".")
+    parts = values_path(volume.values_key or "")
     node: Any = block.values
     for depth, part in enumerate(parts):
         if not isinstance(node, dict):

@@ -193,10 +193,10 @@ def _storage_quota(doc: SpecDocument, block: BuildingBlock, loc: Loc) -> list[Di
     quota = block.resources.storage
     if quota is None:
         return []
-    claimed = sum((parse_quantity(v.request or v.size) for v in block.volumes), start=parse_quantity("0"))
+    claimed = sum((parse_quantity(v.request or v.size) for _, v in block.all_volumes()), start=parse_quantity("0"))
     if claimed <= parse_quantity(quota):
         return []
-    sizes = " + ".join(v.request or v.size for v in block.volumes)
+    sizes = " + ".join(v.request or v.size for _, v in block.all_volumes())
     return [doc.diagnostic((*loc, "resources", "storage"), "E614", f"the volumes claim {sizes}, more than the storage quota {quota}",
                            "raise resources.storage or shrink the volumes")]
 

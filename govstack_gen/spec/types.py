@@ -374,13 +374,21 @@ def _nfs_server(value: str) -> str:
 
 NfsServer = Annotated[str, AfterValidator(_nfs_server), WithJsonSchema({"type": "string", "pattern": NFS_SERVER_RE.pattern})]
 
-VALUES_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+# A dotted path into Helm values; a dot inside a key is escaped as in `helm --set`:
+# serverFiles.prometheus\.yml.scrape_configs.
+VALUES_KEY_RE = re.compile(r"^(?:[A-Za-z0-9_-]|\\\.)+(?:\.(?:[A-Za-z0-9_-]|\\\.)+)*$")
 
 
 def _values_key(value: str) -> str:
     if not VALUES_KEY_RE.match(value):
-        raise fail("E204", f"values key {value!r} is not a dotted path", "e.g. persistence.existingClaim")
+        raise fail("E204", f"values key {value!r} is not a dotted path",
+                   "e.g. persistence.existingClaim (escape a dot inside a key as \\.)")
     return value
+
+
+def values_path(key: str) -> list[str]:
+    """The keys of a dotted values path: 'a.b\\.c' -> ['a', 'b.c']."""
+    return [part.replace("\\.", ".") for part in re.split(r"(?<!\\)\.", key)]
 
 
 ValuesKey = Annotated[str, AfterValidator(_values_key), WithJsonSchema({"type": "string", "pattern": VALUES_KEY_RE.pattern})]

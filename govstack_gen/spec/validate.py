@@ -7,7 +7,7 @@ import difflib
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -16,7 +16,9 @@ from govstack_gen.errors import Diagnostic, SourceLocation, SpecError, format_pa
 from govstack_gen.spec.load import Loc, SpecDocument, parse_document, read_spec
 from govstack_gen.spec.model import Environment
 
-__all__ = ["load_environment", "validate_document"]
+__all__ = ["load_environment", "validate_as", "validate_document"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def load_environment(path: Path, display_name: str | None = None) -> tuple[Environment, SpecDocument]:
@@ -27,10 +29,21 @@ def load_environment(path: Path, display_name: str | None = None) -> tuple[Envir
 
 
 def validate_document(doc: SpecDocument) -> Environment:
+    return validate_as(Environment, doc)
+
+
+def validate_as(model: type[M], doc: SpecDocument, skip: tuple[Loc, ...] = ()) -> M:
+    """The document as `model`; pydantic's errors become located diagnostics (those of a missing
+    field under a `skip` prefix are left out: their cause is reported elsewhere)."""
     try:
-        return Environment.model_validate(doc.data)
+        return model.model_validate(doc.data)
     except ValidationError as exc:
-        raise SpecError([_diagnostic(err, doc) for err in exc.errors(include_url=False)]) from None
+        found = [_diagnostic(err, doc, model) for err in exc.errors(include_url=False)]
+        raise SpecError([d for d in found if not _skipped(d, skip)]) from None
+
+
+def _skipped(diagnostic: Diagnostic, skip: tuple[Loc, ...]) -> bool:
+    return diagnostic.code == "E202" and any(diagnostic.path.startswith(format_path(loc) + ".") for loc in skip)
 
 
 # -- pydantic errors -> diagnostics --------------------------------------------------------------
@@ -50,7 +63,7 @@ _TYPE_CODES = {
 }
 
 
-def _diagnostic(err: ErrorDetails, doc: SpecDocument) -> Diagnostic:
+def _diagnostic(err: ErrorDetails, doc: SpecDocument, model: type[BaseModel]) -> Diagnostic:
     loc = _data_loc(doc.data, err["loc"])
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -59,7 +72,7 @@ def _diagnostic(err: ErrorDetails, doc: SpecDocument) -> Diagnostic:
         code, message, hint = kind[4:], str(ctx.get("message", err["msg"])), str(ctx.get("hint", ""))
     elif kind == "extra_forbidden":
         code, message = "E201", f"unknown field {loc[-1]!r}"
-        allowed = _allowed_keys(err["loc"][:-1])
+        allowed = _allowed_keys(err["loc"][:-1], model)
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
         close = close or [a for a in allowed if a.lower() == str(loc[-1]).lower()]
         hint = f"did you mean {close[0]!r}?" if close else ("allowed fields: " + ", ".join(allowed) if allowed else "")
@@ -99,9 +112,9 @@ def _data_loc(data: Any, loc: tuple[str | int, ...]) -> Loc:
     return tuple(out)
 
 
-def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
+def _allowed_keys(loc: tuple[str | int, ...], model: type[BaseModel]) -> list[str]:
     """The YAML keys the model accepts at pydantic's `loc` (with union tags), for hints."""
-    target: Any = Environment
+    target: Any = model
     for part in loc:
         target = _step(target, part)
         if target is None:

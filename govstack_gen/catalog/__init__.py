@@ -1,0 +1,212 @@
+"""The building-block catalog: definitions shipped with the tool (`entries/`) and read from the
+folders an environment names under `catalogs:`, which come first (an entry there with the same
+name and version shadows the shipped one).
+
+An entry is a building block without its id (`spec`), plus a name and version (`metadata`). A
+building block of the environment names one (`catalog: {name: payments}`) and overrides what it
+needs; `expand` merges the two before the spec is validated, so everything after it sees plain
+building blocks.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from govstack_gen.errors import Diagnostic, SpecError
+from govstack_gen.spec.load import Loc, SpecDocument, parse_document
+from govstack_gen.spec.model import BlockSpec, SpecModel
+from govstack_gen.spec.semver import version_key
+from govstack_gen.spec.types import ChartVersion, DnsLabel
+from govstack_gen.spec.validate import validate_as
+
+__all__ = ["SHIPPED", "Catalog", "Entry", "catalog_folders", "expand", "load_catalog", "merge"]
+
+SHIPPED = "<govstack-gen>/catalog"  # how shipped entries are named in messages
+VERSION_LABEL = "version"
+# Lists of named items merge item by item (an environment changes one route of an entry without
+# repeating the others); any other list replaces the entry's.
+NAMED_LISTS = frozenset({"volumes", "routes", "tcpRoutes", "middlewares", "secrets"})
+CHART_SOURCE_KEYS = frozenset({"repo", "git", "name", "path"})
+
+
+class EntryMetadata(SpecModel):
+    name: DnsLabel
+    version: ChartVersion = Field(description="Version of the building block's software, e.g. 3.6.0.")
+    description: str = ""
+
+
+class CatalogEntry(SpecModel):
+    api_version: Literal["govstack.dev/v1alpha1"]
+    kind: Literal["CatalogEntry"]
+    metadata: EntryMetadata
+    spec: BlockSpec
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    version: str
+    source: str  # file name for messages
+    data: dict[str, Any]  # the spec as written (plain data), merged under the environment's block
+    labels: dict[str, str]  # with the version label
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    entries: tuple[Entry, ...]  # first wins for the same name and version
+
+    def versions(self, name: str) -> list[Entry]:
+        found: dict[str, Entry] = {}
+        for entry in self.entries:
+            if entry.name == name:
+                found.setdefault(entry.version, entry)
+        return sorted(found.values(), key=lambda e: version_key(e.version))
+
+    def find(self, name: str, version: str | None) -> Entry | str:
+        """The entry, or why there is none (a message naming what there is)."""
+        versions = self.versions(name)
+        if not versions:
+            names = sorted({e.name for e in self.entries})
+            close = difflib.get_close_matches(name, names, n=1)
+            return (f"did you mean {close[0]!r}? " if close else "") + "catalog entries: " + ", ".join(names)
+        if version is None:
+            return versions[-1]
+        match = next((e for e in versions if e.version == version), None)
+        return match or f"versions of {name!r} in the catalog: " + ", ".join(e.version for e in versions)
+
+    def latest(self) -> Iterator[Entry]:
+        """The newest version of every entry, by name."""
+        for name in sorted({e.name for e in self.entries}):
+            yield self.versions(name)[-1]
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def load_catalog(folders: Iterable[tuple[Path, str]] = ()) -> Catalog:
+    """Entries of the given folders (path, display name), then the shipped ones. Raises
+    SpecError with every problem of every entry file."""
+    entries: list[Entry] = []
+    problems: list[Diagnostic] = []
+    for folder, display in folders:
+        files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+        _read_folder(((f"{display}/{f.name}", f.read_bytes()) for f in files), entries, problems)
+    entries.extend(_shipped())
+    if problems:
+        raise SpecError(problems)
+    return Catalog(tuple(entries))
+
+
+@functools.cache
+def _shipped() -> tuple[Entry, ...]:
+    root: Traversable = resources.files(__package__).joinpath("entries")
+    files = sorted((f for f in root.iterdir() if f.name.endswith(".yaml")), key=lambda f: f.name)
+    entries: list[Entry] = []
+    problems: list[Diagnostic] = []
+    _read_folder(((f"{SHIPPED}/{f.name}", f.read_bytes()) for f in files), entries, problems)
+    if problems:  # a broken shipped entry is a bug of ours; the test suite loads them all
+        raise SpecError(problems)
+    return tuple(entries)
+
+
+def _read_folder(files: Iterable[tuple[str, bytes]], entries: list[Entry], problems: list[Diagnostic]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for name, raw in files:
+        try:
+            doc = parse_document(raw, name)
+            entry = validate_as(CatalogEntry, doc)
+        except SpecError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        key = (entry.metadata.name, entry.metadata.version)
+        if key in seen:
+            problems.append(doc.diagnostic(("metadata", "name"), "E315", f"catalog entry {key[0]} {key[1]} is defined twice",
+                                           f"also in {seen[key]}; give one of them another version"))
+            continue
+        seen[key] = name
+        labels = {VERSION_LABEL: entry.metadata.version, **entry.spec.labels}
+        entries.append(Entry(entry.metadata.name, entry.metadata.version, name, doc.data["spec"], labels))
+
+
+def catalog_folders(doc: SpecDocument, spec_dir: Path) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
+    """The `catalogs:` folders of a spec, relative to its directory; missing ones are errors."""
+    raw = doc.data.get("catalogs")
+    if not isinstance(raw, list):
+        return [], []  # absent, or the wrong shape: validation reports that
+    folders, problems = [], []
+    for index, item in enumerate(raw):
+        if not isinstance(item, str):
+            continue
+        folder = spec_dir / item
+        if folder.is_dir():
+            folders.append((folder, item))
+        else:
+            problems.append(doc.diagnostic(("catalogs", index), "E315", f"catalog folder {item!r} does not exist",
+                                           "catalog folders are relative to the spec file and hold entries as <name>-<version>.yaml"))
+    return folders, problems
+
+
+# -- merging entries into the environment ---------------------------------------------------------
+
+
+def expand(doc: SpecDocument, catalog: Catalog) -> tuple[SpecDocument, list[Diagnostic], tuple[Loc, ...]]:
+    """The document with every `catalog:` building block merged over its entry; diagnostics for
+    unknown entries, and the building blocks that could not be expanded."""
+    blocks = doc.data.get("buildingBlocks")
+    if not isinstance(blocks, list):
+        return doc, [], ()
+    out, problems, failed = [], [], []
+    for index, block in enumerate(blocks):
+        ref = block.get("catalog") if isinstance(block, dict) else None
+        if not isinstance(ref, dict) or not isinstance(ref.get("name"), str):
+            out.append(block)  # no entry named, or a malformed reference: validation reports it
+            continue
+        version = ref.get("version") if isinstance(ref.get("version"), str) else None
+        found = catalog.find(ref["name"], version)
+        if isinstance(found, str):
+            what = f"{ref['name']!r}" + (f" version {version}" if version else "")
+            loc: Loc = ("buildingBlocks", index, "catalog", "version" if version and catalog.versions(ref["name"]) else "name")
+            problems.append(doc.diagnostic(loc, "E314", f"unknown catalog entry {what}", found))
+            failed.append(("buildingBlocks", index))
+            out.append(block)
+            continue
+        merged = merge(found.data, block)
+        merged["labels"] = {**found.labels, **merged.get("labels", {})}
+        out.append(merged)
+    return SpecDocument(doc.name, {**doc.data, "buildingBlocks": out}, doc.key_pos, doc.value_pos), problems, tuple(failed)
+
+
+def merge(base: Any, over: Any, key: str = "") -> Any:
+    """`over` (the environment) over `base` (the entry): mappings key by key, named lists item by
+    item, anything else replaced. A chart naming another source replaces the entry's chart."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        if key == "chart" and CHART_SOURCE_KEYS & over.keys():
+            return copy.deepcopy(over)
+        out = copy.deepcopy(base)
+        for k, v in over.items():
+            out[k] = merge(base[k], v, k) if k in base else copy.deepcopy(v)
+        return out
+    if key in NAMED_LISTS and _named(base) and _named(over):
+        items = {item["name"]: item for item in base}
+        for item in over:
+            items[item["name"]] = merge(items[item["name"]], item) if item["name"] in items else copy.deepcopy(item)
+        return list(items.values())
+    return copy.deepcopy(over)
+
+
+def _named(items: Any) -> bool:
+    return isinstance(items, list) and all(isinstance(i, dict) and isinstance(i.get("name"), str) for i in items)
+

@@ -1,0 +1,201 @@
+"""What building blocks need from each other, by labels rather than by name.
+
+A requirement is a label selector (Kubernetes' matchLabels and matchExpressions with In, NotIn,
+Exists, DoesNotExist) whose expressions may also compare semantic versions (>=, >, <, <=, ==).
+`strong` requirements must be met by another building block of the environment, or the render
+fails naming the catalog entries that would meet it; `weak` ones only order: a building block is
+deployed after every provider of its requirements that is present. Both drive the graph that
+becomes Flux `dependsOn` and Argo CD sync waves, and the network flows between the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from govstack_gen.errors import Diagnostic
+from govstack_gen.spec.load import Loc, SpecDocument
+from govstack_gen.spec.model import BuildingBlock, Environment, Influence, LabelExpression, Requirement, Selector
+from govstack_gen.spec.semver import parse_version
+from govstack_gen.spec.types import values_path
+
+if TYPE_CHECKING:
+    from govstack_gen.catalog import Catalog
+
+__all__ = [
+    "check_influences", "check_requirements", "check_selectors", "describe", "influences_on", "matches", "providers",
+    "requirement_edges",
+]
+
+VERSION_OPERATORS = frozenset({">=", ">", "<", "<=", "=="})
+
+
+def _holds(expression: LabelExpression, labels: dict[str, str]) -> bool:
+    value = labels.get(expression.key)
+    op = expression.operator
+    if op == "Exists":
+        return value is not None
+    if op == "DoesNotExist":
+        return value is None
+    if op == "In":
+        return value in expression.values
+    if op == "NotIn":
+        return value not in expression.values
+    have, want = parse_version(value or ""), parse_version(expression.values[0] if expression.values else "")
+    if have is None or want is None:
+        return False
+    return {">=": have >= want, ">": have > want, "<": have < want, "<=": have <= want, "==": have == want}[op]
+
+
+def matches(selector: Selector, labels: dict[str, str], *, versions: bool = True) -> bool:
+    """Whether `labels` satisfy the selector (without its version comparisons if versions=False)."""
+    if any(labels.get(k) != v for k, v in selector.match_labels.items()):
+        return False
+    return all(_holds(e, labels) for e in selector.match_expressions if versions or e.operator not in VERSION_OPERATORS)
+
+
+def describe(selector: Selector) -> str:
+    """A selector as people write it: provides-event-streaming=true, version>=3.0.0."""
+    parts = [f"{k}={v}" for k, v in sorted(selector.match_labels.items())]
+    for e in selector.match_expressions:
+        if e.operator in ("Exists", "DoesNotExist"):
+            parts.append(("" if e.operator == "Exists" else "!") + e.key)
+        elif e.operator in ("In", "NotIn"):
+            parts.append(f"{e.key} {'in' if e.operator == 'In' else 'notin'} ({', '.join(e.values)})")
+        else:
+            parts.append(f"{e.key}{e.operator}{e.values[0] if e.values else ''}")
+    return ", ".join(parts)
+
+
+def providers(env: Environment, block: BuildingBlock, requirement: Selector) -> list[str]:
+    """Ids of the other building blocks that meet a requirement, sorted."""
+    return sorted(b.id for b in env.building_blocks if b.id != block.id and matches(requirement, b.labels))
+
+
+def requirement_edges(env: Environment) -> dict[str, dict[str, str]]:
+    """block id -> {provider id: why}: the order and the flows requirements add to dependsOn."""
+    out: dict[str, dict[str, str]] = {}
+    for block in env.building_blocks:
+        edges = out.setdefault(block.id, {})
+        for strength, requirement in _requirements(block):
+            for provider in providers(env, block, requirement):
+                edges.setdefault(provider, f"requires ({strength}) {requirement.description or describe(requirement)}")
+    return out
+
+
+def _requirements(block: BuildingBlock) -> Iterable[tuple[str, Requirement]]:
+    yield from (("strong", r) for r in block.requires.strong)
+    yield from (("weak", r) for r in block.requires.weak)
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+
+def check_selectors(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    """Each expression has the number of values its operator takes (and versions where compared)."""
+    out = []
+    for b_index, block in enumerate(env.building_blocks):
+        places: list[tuple[Loc, Selector]] = [
+            (("buildingBlocks", b_index, "requires", strength, r_index), r)
+            for strength, group in (("strong", block.requires.strong), ("weak", block.requires.weak))
+            for r_index, r in enumerate(group)
+        ]
+        places += [(("buildingBlocks", b_index, "influences", i, "target"), inf.target) for i, inf in enumerate(block.influences)]
+        for loc, selector in places:
+            if not selector.match_labels and not selector.match_expressions:
+                out.append(doc.diagnostic(loc, "E317", "empty selector: it would select every building block",
+                                          "give matchLabels or matchExpressions, e.g. matchLabels: {provides-monitoring: \"true\"}"))
+            for e_index, expression in enumerate(selector.match_expressions):
+                problem = _expression_problem(expression)
+                if problem:
+                    out.append(doc.diagnostic((*loc, "matchExpressions", e_index), "E317", problem[0], problem[1]))
+    return out
+
+
+def _expression_problem(expression: LabelExpression) -> tuple[str, str] | None:
+    op, values = expression.operator, expression.values
+    if op in ("Exists", "DoesNotExist") and values:
+        return f"operator {op} takes no values", "remove values, or use In/NotIn"
+    if op in ("In", "NotIn") and not values:
+        return f"operator {op} needs at least one value", "list the label values, e.g. values: [\"true\"]"
+    if op in VERSION_OPERATORS:
+        if len(values) != 1:
+            return f"operator {op} compares with exactly one version", "write values: [\"3.0.0\"]"
+        if parse_version(values[0]) is None:
+            return f"{values[0]!r} is not a semantic version", "write a version such as 3.0.0"
+    return None
+
+
+def check_requirements(env: Environment, doc: SpecDocument, catalog: Catalog) -> list[Diagnostic]:
+    """Every strong requirement met by another building block of the environment."""
+    out = []
+    for b_index, block in enumerate(env.building_blocks):
+        for r_index, requirement in enumerate(block.requires.strong):
+            if _expression_problems(requirement) or providers(env, block, requirement):
+                continue
+            loc: Loc = ("buildingBlocks", b_index, "requires", "strong", r_index)
+            out.append(_unmet(env, doc, block, requirement, loc, catalog))
+    return out
+
+
+def _expression_problems(selector: Selector) -> bool:
+    return any(_expression_problem(e) for e in selector.match_expressions) or not (selector.match_labels or selector.match_expressions)
+
+
+def _unmet(env: Environment, doc: SpecDocument, block: BuildingBlock, requirement: Requirement, loc: Loc,
+           catalog: Catalog) -> Diagnostic:
+    what = requirement.description or describe(requirement)
+    wanted = describe(requirement)
+    candidates = [str(e) for e in catalog.latest() if matches(requirement, e.labels)]
+    offer = ("catalog entries that meet it: " + ", ".join(candidates) + f" (add one, e.g. catalog: {{name: {candidates[0].split()[0]}}})"
+             if candidates else f"no catalog entry meets it either: add a building block labelled {wanted}")
+    near = [b for b in env.building_blocks if b.id != block.id and matches(requirement, b.labels, versions=False)]
+    if near:
+        have = ", ".join(f"{b.id} has version {b.labels.get(_version_key(requirement), '(none)')}" for b in near)
+        return doc.diagnostic(loc, "E313", f"{block.id!r} requires {what} ({wanted}): {have}",
+                              "upgrade the provider (a newer catalog version or chart) or relax the requirement; " + offer)
+    return doc.diagnostic(loc, "E312", f"{block.id!r} requires {what} ({wanted}), and no building block of the environment provides it",
+                          offer)
+
+
+def _version_key(requirement: Requirement) -> str:
+    return next((e.key for e in requirement.match_expressions if e.operator in VERSION_OPERATORS), "version")
+
+
+# -- influences ---------------------------------------------------------------------------------
+
+
+def influences_on(env: Environment) -> dict[str, list[tuple[str, Influence]]]:
+    """target id -> [(influencing id, influence)], influencing building blocks in id order."""
+    out: dict[str, list[tuple[str, Influence]]] = {}
+    for block in sorted(env.building_blocks, key=lambda b: b.id):
+        for influence in block.influences:
+            for target in providers(env, block, influence.target):
+                out.setdefault(target, []).append((block.id, influence))
+    return out
+
+
+def _at(values: dict[str, Any], key: str) -> Any:
+    node: Any = values
+    for part in values_path(key):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def check_influences(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    """An influence appends to lists: the target's value at that key must be a list or absent."""
+    index = {b.id: i for i, b in enumerate(env.building_blocks)}
+    out = []
+    for target, influences in influences_on(env).items():
+        values = env.building_blocks[index[target]].values
+        for source, influence in influences:
+            i_index = env.building_blocks[index[source]].influences.index(influence)
+            for a_index, append in enumerate(influence.append):
+                current = _at(values, append.key)
+                if current is not None and not isinstance(current, list):
+                    out.append(doc.diagnostic(("buildingBlocks", index[source], "influences", i_index, "append", a_index, "key"), "E317",
+                                              f"{source!r} appends to {append.key} of {target!r}, which is not a list there",
+                                              f"point the influence at a list value of {target!r}'s chart, or make that value a list"))
+    return out
