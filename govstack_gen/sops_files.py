@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govstack_gen.errors import Diagnostic, SourceLocation, SpecError
 from govstack_gen.fsio import read_file
 from govstack_gen.render.layout import SECRETS_DIR, secret_file
-from govstack_gen.resolve import Resolved
 from govstack_gen.spec.load import SpecDocument, parse_document
+
+if TYPE_CHECKING:  # render --check's quick path reads secrets/ without loading the models
+    from govstack_gen.resolve import Resolved
 
 __all__ = ["missing_secret_files", "unencrypted_secrets"]
 

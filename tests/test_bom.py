@@ -28,10 +28,12 @@ def bom(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 def test_every_chart_and_image_per_stage(capsys: pytest.CaptureFixture[str]) -> None:
     report = json.loads(bom(capsys, str(K3S), "--format", "json"))
     charts = {(c["stage"], c["buildingBlock"]): (c["source"], c["url"], c["name"], c["version"]) for c in report["charts"]}
-    assert len(charts) == len(report["charts"]) == 2 * 6  # two stages, six building blocks
+    assert len(charts) == len(report["charts"]) == 2 * 7  # two stages, seven building blocks
     assert charts[("dev", "messaging")] == ("oci", "oci://registry-1.docker.io/bitnamicharts", "kafka", "26.2.0")
     assert charts[("prod", "messaging")] == ("oci", "oci://registry-1.docker.io/bitnamicharts", "kafka", "26.1.0")
     assert charts[("dev", "cache")] == ("helm", "https://charts.bitnami.com/bitnami", "redis", "17.11.6")
+    # From the catalog entry the example names (catalog: {name: monitoring}).
+    assert charts[("dev", "monitoring")] == ("helm", "https://prometheus-community.github.io/helm-charts", "prometheus", "25.27.0")
     assert charts[("prod", "payments")] == (
         "git", "https://github.com/GovStackWorkingGroup/sandbox-deployment.git", "blocks/mifos-payment-hub", "v0.1.0")
     images = sorted((i["stage"], i["buildingBlock"], i["image"], i["valuesPath"]) for i in report["images"])

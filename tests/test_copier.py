@@ -181,8 +181,9 @@ def test_renovate_sees_every_chart_version(tmp_path: Path) -> None:
             found |= {m.group("currentValue") for m in re.finditer(python_pattern, text)}
     versions = {m.group(1) for m in re.finditer(r'^\s+version: "?([^"\s]+)"?$', text, re.MULTILINE)}
     assert versions and versions <= found
-    # Image tags pinned in values, as the examples do.
-    example = (ROOT / "examples" / "sandbox-k3s" / "environment.yaml").read_text()
+    # Image tags pinned in values, as the catalog entries do (and an environment overriding one).
+    entries = ROOT / "govstack_gen" / "catalog" / "entries"
+    example = (entries / "messaging-3.6.0.yaml").read_text() + (entries / "cache-7.0.11.yaml").read_text()
     images = set()
     for manager in managers:
         for pattern in manager["matchStrings"]:

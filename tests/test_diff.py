@@ -56,11 +56,13 @@ def test_no_changes_after_a_render(repo: Path, capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().out == f"no changes against {repo}\n"
 
 
-REMOVE_VOLUME = ("    volumes:\n      - name: data\n        size: 8Gi\n        valuesKey: controller.persistence.existingClaim\n", "")
+MESSAGING = '    catalog: {name: messaging, version: "3.6.0"}\n'
+REMOVE_VOLUME = (MESSAGING, MESSAGING + "    volumes: [{name: data, $patch: delete}]  # the entry's data volume\n")
+BUMP_KAFKA = (MESSAGING, MESSAGING + '    chart: {version: "26.3.0"}\n')
 
 
 def test_a_spec_change_shows_added_changed_removed_and_destructive(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    edit_spec(repo, ('version: "26.2.0"', 'version: "26.3.0"'), REMOVE_VOLUME, ("replicaCount: 2", "replicaCount: 3"))
+    edit_spec(repo, BUMP_KAFKA, REMOVE_VOLUME, ("replicaCount: 2", "replicaCount: 3"))
     before = read_tree(repo)
     report = run_json(capsys, str(repo / "environment.yaml"))
     assert read_tree(repo) == before  # diff writes nothing
@@ -77,7 +79,7 @@ def test_a_spec_change_shows_added_changed_removed_and_destructive(repo: Path, c
 
 
 def test_against_a_git_ref_equals_against_the_folder(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    edit_spec(repo, ('version: "26.2.0"', 'version: "26.3.0"'), REMOVE_VOLUME)
+    edit_spec(repo, BUMP_KAFKA, REMOVE_VOLUME)
     by_folder = run_json(capsys, str(repo / "environment.yaml"))
     by_ref = run_json(capsys, str(repo / "environment.yaml"), "--against", "main")
     assert by_ref["against"] == f"{repo} at main"
@@ -88,10 +90,10 @@ def test_against_a_git_ref_equals_against_the_folder(repo: Path, capsys: pytest.
 
 
 def test_a_renamed_release_is_destructive(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """information-mediator has an explicit namespace: renaming it keeps the namespace, and
-    Flux would uninstall the old release and install the new one."""
+    """information-mediator has an explicit namespace (from its catalog entry): renaming it keeps
+    the namespace, and Flux would uninstall the old release and install the new one."""
     spec = repo / "environment.yaml"
-    spec.write_text(spec.read_text().replace("information-mediator", "mediator"))
+    spec.write_text(spec.read_text().replace("- id: information-mediator", "- id: mediator"))
     report = run_json(capsys, str(repo / "environment.yaml"))
     reasons = {(c["kind"], c["name"]): c["destructive"] for c in report["destructive"]}
     assert reasons[("HelmRelease", "information-mediator")] == (

@@ -143,10 +143,17 @@ def test_flux_kustomizations_follow_the_dependency_graph(spec: Path, trees: dict
     env, root = trees[spec]
     for stage in env.stages:
         built = {o["metadata"]["name"]: o for o in build(root / f"clusters/{stage.name}") if o["kind"] == "Kustomization"}
-        assert set(built) == {"platform", *(b.id for b in env.blocks)}
+        with_secrets = {b.id for b in env.blocks if any(s.source == "sops" for s in b.spec.secrets)}
+        assert set(built) == {"platform", *(b.id for b in env.blocks), *(f"{b}-secrets" for b in with_secrets)}
+        for block_id in with_secrets:  # the SOPS files, decrypted by the block's own reconciler only
+            secrets = built[f"{block_id}-secrets"]["spec"]
+            assert secrets["path"].endswith(f"secrets/{stage.name}/{block_id}") and secrets["decryption"]["provider"] == "sops"
+            assert secrets["serviceAccountName"] == f"bb-{block_id}" and secrets["dependsOn"] == [{"name": "platform"}]
         for block in env.blocks:
             spec_ = built[block.id]["spec"]
-            assert [d["name"] for d in spec_["dependsOn"]] == ["platform", *block.depends_on]
+            assert "decryption" not in spec_
+            extra = [f"{block.id}-secrets"] if block.id in with_secrets else []
+            assert [d["name"] for d in spec_["dependsOn"]] == ["platform", *block.depends_on, *extra]
             assert spec_["path"].endswith(f"building-blocks/{stage.name}/{block.id}")
             assert spec_["wait"] is True and spec_["prune"] is True
             assert (root / spec_["path"].removeprefix("./").removeprefix(env.gitops.path.strip("./") + "/")).is_dir()

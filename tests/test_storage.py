@@ -103,7 +103,8 @@ def test_rename_keeping_the_directory_is_named_as_such(tmp_path: Path, capsys: p
     assert main(["render", str(K3S), "--output", str(out)]) == 0
     spec = tmp_path / "environment.yaml"
     text = rename_block(K3S.read_text(), "messaging", "events")
-    spec.write_text(text.replace("        size: 8Gi\n", "        size: 8Gi\n        path: sandbox/messaging/data\n"))
+    keep = '    catalog: {name: messaging, version: "3.6.0"}\n'
+    spec.write_text(text.replace(keep, keep + "    volumes: [{name: data, path: sandbox/messaging/data}]\n"))
     capsys.readouterr()
     assert main(["render", str(spec), "--output", str(out)]) == 1
     err = capsys.readouterr().err
@@ -129,11 +130,12 @@ def test_moving_a_volume_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert ("claim cache/cache-data would move from local storage-id=main-01:/srv/k8s-data/sandbox/cache/data "
             "to local storage-id=main-01:/srv/other-disk/sandbox/cache/data") in err
-    assert err.count("error[E516]") == 3
+    assert err.count("error[E516]") == 4  # cache, the registries' database, messaging, monitoring
 
 
 def test_changing_a_bound_claim_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out, spec = render_then_change(tmp_path, "        size: 2Gi\n", "        size: 4Gi\n")
+    cache = "    catalog: {name: cache}\n"
+    out, spec = render_then_change(tmp_path, cache, cache + "    volumes: [{name: data, size: 4Gi}]\n")
     capsys.readouterr()
     assert main(["render", str(spec), "--output", str(out)]) == 1
     assert "claim cache/cache-data would change from (2Gi ReadWriteOnce sandbox.main) to (4Gi ReadWriteOnce sandbox.main)" \

@@ -34,8 +34,10 @@ __all__ = ["SHIPPED", "Catalog", "Entry", "catalog_folders", "expand", "load_cat
 SHIPPED = "<govstack-gen>/catalog"  # how shipped entries are named in messages
 VERSION_LABEL = "version"
 # Lists of named items merge item by item (an environment changes one route of an entry without
-# repeating the others); any other list replaces the entry's.
+# repeating the others, and drops one with `$patch: delete`, as in a strategic merge patch); any
+# other list replaces the entry's.
 NAMED_LISTS = frozenset({"volumes", "routes", "tcpRoutes", "middlewares", "secrets"})
+DELETE = {"$patch": "delete"}
 CHART_SOURCE_KEYS = frozenset({"repo", "git", "name", "path"})
 
 
@@ -200,10 +202,19 @@ def merge(base: Any, over: Any, key: str = "") -> Any:
             out[k] = merge(base[k], v, k) if k in base else copy.deepcopy(v)
         return out
     if key in NAMED_LISTS and _named(base) and _named(over):
-        items = {item["name"]: item for item in base}
+        items: dict[str, Any] = {item["name"]: item for item in base}
+        twice = []  # an environment's own duplicates stay, for the checks to report
+        written: set[str] = set()
         for item in over:
-            items[item["name"]] = merge(items[item["name"]], item) if item["name"] in items else copy.deepcopy(item)
-        return list(items.values())
+            name = item["name"]
+            if name in written:
+                twice.append(copy.deepcopy(item))
+            elif item.get("$patch") == "delete":
+                items.pop(name, None)
+            else:
+                items[name] = merge(items[name], item) if name in items else copy.deepcopy(item)
+            written.add(name)
+        return [*items.values(), *twice]
     return copy.deepcopy(over)
 
 

@@ -197,5 +197,5 @@ def check_influences(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                 if current is not None and not isinstance(current, list):
                     out.append(doc.diagnostic(("buildingBlocks", index[source], "influences", i_index, "append", a_index, "key"), "E317",
                                               f"{source!r} appends to {append.key} of {target!r}, which is not a list there",
-                                              f"point the influence at a list value of {target!r}'s chart, or make that value a list"))
+                                              f"point the influence at a list in the values of {target!r}, or make that value a list"))
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -9,12 +10,14 @@ from govstack_gen.spec.model import Environment
 
 __all__ = ["SCHEMA_ID", "schema", "schema_json"]
 
+DEFS = "#/$defs/"
+NAMED_ITEMS = frozenset({"Volume", "Route", "TcpRoute", "Middleware", "SecretRef"})
 SCHEMA_ID = "https://govstack.dev/schemas/environment-v1alpha1.json"
 
 
 def schema() -> dict[str, Any]:
     body = Environment.model_json_schema(by_alias=True, mode="validation")
-    _catalog_fills_in(body["$defs"]["BuildingBlock"])
+    _catalog_fills_in(body)
     head = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -27,9 +30,42 @@ def schema_json() -> str:
     return json.dumps(schema(), indent=2, ensure_ascii=False) + "\n"
 
 
-def _catalog_fills_in(block: dict[str, Any]) -> None:
-    """A building block naming a catalog entry takes its chart and budget from the entry (merged
-    before validation), so an editor must not ask for them there."""
-    from_entry = ["chart", "resources"]
-    block["required"] = [r for r in block["required"] if r not in from_entry]
-    block["anyOf"] = [{"required": ["catalog"]}, {"required": from_entry}]
+def _catalog_fills_in(schema: dict[str, Any]) -> None:
+    """A building block naming a catalog entry is merged over the entry before it is validated,
+    so it may leave out anything the entry has (its chart, budget, a route's service...): in the
+    editor schema it is checked against a copy of the models with nothing required."""
+    defs = schema["$defs"]
+    partial: dict[str, str] = {}
+
+    def relax(name: str) -> str:
+        if name not in partial:
+            partial[name] = f"Partial{name}"
+            defs[partial[name]] = strip(copy.deepcopy(defs[name]))
+            if name in NAMED_ITEMS:  # an item of a list merged by name can drop the entry's item
+                defs[partial[name]]["properties"]["$patch"] = {"const": "delete", "description": "Drop the entry's item of this name."}
+        return partial[name]
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {}
+            for key, value in node.items():
+                if key == "required" and isinstance(value, list):
+                    continue  # the keyword; property names live one level down, under "properties"
+                if key == "$ref" and isinstance(value, str) and value.startswith(DEFS):
+                    value = DEFS + relax(value.removeprefix(DEFS))
+                elif key == "discriminator":
+                    continue
+                out["anyOf" if key == "oneOf" else key] = strip(value) if key != "$ref" else value
+            return out
+        if isinstance(node, list):
+            return [strip(item) for item in node]
+        return node
+
+    defs["CompleteBuildingBlock"] = defs["BuildingBlock"]
+    relaxed = relax("CompleteBuildingBlock")
+    defs["BuildingBlock"] = {
+        "description": "A building block: complete, or overriding the catalog entry it names.",
+        "if": {"required": ["catalog"]},
+        "then": {"$ref": DEFS + relaxed},
+        "else": {"$ref": DEFS + "CompleteBuildingBlock"},
+    }
