@@ -110,6 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid", help="output format (default: mermaid)")
     graph.set_defaults(run=_graph)
 
+    catalog = commands.add_parser(
+        "catalog",
+        help="list the building-block catalog: entries, what they provide and require",
+        description="List the catalog entries a spec can use (catalog: {name: ...}): the shipped ones and those of "
+        "the folders under the spec's `catalogs:`, with their chart, the labels they provide, their requirements "
+        "and influences.",
+    )
+    catalog.add_argument("spec", nargs="?", default=DEFAULT_SPEC,
+                         help=f"environment spec whose catalog folders to include (default: {DEFAULT_SPEC}, if present)")
+    catalog.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
+    catalog.set_defaults(run=_catalog)
+
     audit = commands.add_parser(
         "audit",
         help="report generated files edited, deleted or added by hand",
@@ -282,6 +294,28 @@ def _secrets_to_create(root: Path, resolved: Resolved, err: TextIO) -> None:
     for rel in missing_secret_files(root, resolved):
         print(f"note: {root / rel} does not exist yet; create the Secret there and encrypt it with "
               f"`sops --encrypt --in-place` (its building block waits for it)", file=err)
+
+
+def _catalog(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from pathlib import Path
+
+    from govstack_gen.catalog import catalog_folders, load_catalog
+    from govstack_gen.catalog.report import catalog_json, catalog_text
+    from govstack_gen.errors import ExitStatus, SpecError
+    from govstack_gen.spec.load import parse_document, read_spec
+
+    spec = Path(args.spec)
+    folders: list[tuple[Path, str]] = []
+    if spec.is_file():
+        folders, problems = catalog_folders(parse_document(read_spec(spec, spec.name), spec.name), spec.parent)
+        if problems:
+            raise SpecError(problems)
+    elif args.spec != DEFAULT_SPEC:
+        print(f"govstack-gen: error: spec file {args.spec!r} not found", file=err)
+        return ExitStatus.USAGE
+    catalog = load_catalog(folders)
+    out.write(catalog_json(catalog) if args.format == "json" else catalog_text(catalog))
+    return ExitStatus.OK
 
 
 def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:

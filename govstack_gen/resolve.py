@@ -195,6 +195,8 @@ def _database_values(db: Database | None) -> dict[str, Any]:
     values = copy.deepcopy(db.external.values)
     if db.external.secret_key and db.credentials:
         _set_path(values, values_path(db.external.secret_key), db.credentials.secret)
+    if db.external.user_key and db.credentials:
+        _set_path(values, values_path(db.external.user_key), db.credentials.username)
     return values
 
 

@@ -39,6 +39,32 @@ def kustomize_command() -> tuple[str, ...]:
     raise RuntimeError(f"no kustomize available: {result.stderr}")
 
 
+@functools.cache
+def sops_tools() -> Path:
+    """The folder holding sops, age and age-keygen (pinned, built by scripts/install-tools sops)."""
+    result = subprocess.run([str(ROOT / "scripts" / "install-tools"), "sops"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"scripts/install-tools sops failed:\n{result.stderr[-4000:]}")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def age_key(folder: Path) -> tuple[Path, str]:
+    """A new age identity: (key file, public key)."""
+    key = folder / "age.key"
+    subprocess.run([str(sops_tools() / "age-keygen"), "-o", str(key)], capture_output=True, check=True)
+    public = subprocess.run([str(sops_tools() / "age-keygen"), "-y", str(key)], capture_output=True, text=True, check=True)
+    return key, public.stdout.strip()
+
+
+def sops_encrypt(tree: Path, rel: str, secret: dict[str, Any]) -> None:
+    """Write a Secret at tree/rel and encrypt it in place with the tree's rendered .sops.yaml."""
+    target = tree / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(secret))
+    subprocess.run([str(sops_tools() / "sops"), "--encrypt", "--in-place", rel], cwd=tree, capture_output=True, text=True,
+                   check=True)
+
+
 def kustomize_build(directory: Path) -> list[dict[str, Any]]:
     result = subprocess.run([*kustomize_command(), str(directory)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"kustomize build {directory} failed:\n{result.stderr}"

@@ -61,6 +61,8 @@ class Entry:
     source: str  # file name for messages
     data: dict[str, Any]  # the spec as written (plain data), merged under the environment's block
     labels: dict[str, str]  # with the version label
+    spec: BlockSpec  # the same, validated
+    description: str = ""
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
@@ -140,7 +142,8 @@ def _read_folder(files: Iterable[tuple[str, bytes]], entries: list[Entry], probl
             continue
         seen[key] = name
         labels = {VERSION_LABEL: entry.metadata.version, **entry.spec.labels}
-        entries.append(Entry(entry.metadata.name, entry.metadata.version, name, doc.data["spec"], labels))
+        entries.append(Entry(entry.metadata.name, entry.metadata.version, name, doc.data["spec"], labels, entry.spec,
+                             entry.metadata.description))
 
 
 def catalog_folders(doc: SpecDocument, spec_dir: Path) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:

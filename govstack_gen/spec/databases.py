@@ -11,6 +11,9 @@ from __future__ import annotations
 from govstack_gen.errors import Diagnostic
 from govstack_gen.spec.load import Loc, SpecDocument
 from govstack_gen.spec.model import BuildingBlock, Environment
+from govstack_gen.spec.types import parse_quantity
+
+MIN_RDS_STORAGE = parse_quantity("20Gi")
 
 __all__ = ["check_databases"]
 
@@ -55,4 +58,11 @@ def _database(env: Environment, doc: SpecDocument, block: BuildingBlock, loc: Lo
     if db.credentials is None:
         out.append(doc.diagnostic((*loc, "placement"), "E316", "an RDS database needs its master password from a Secret",
                                   "add credentials: {secret: <name>} and declare that Secret under secrets"))
+    if parse_quantity(db.size) < MIN_RDS_STORAGE:
+        out.append(doc.diagnostic((*loc, "size"), "E316", f"RDS allocates at least 20Gi of gp2/gp3 storage, not {db.size}",
+                                  "set size: 20Gi or more"))
+    if not block.network.egress_cidrs:
+        out.append(doc.diagnostic((*loc, "placement"), "E316", f"{block.id!r} could not reach its RDS database: its network "
+                                  "policies deny traffic leaving the cluster", "add network.egressCidrs with the database "
+                                  "subnets' CIDRs (RDS lives in the VPC, outside the cluster's pod network)"))
     return out

@@ -403,6 +403,7 @@ class ExternalDatabase(SpecModel):
 
     host_key: ValuesKey
     port_key: ValuesKey
+    user_key: ValuesKey | None = Field(None, description="Chart value that takes the user name of the credentials.")
     secret_key: ValuesKey | None = Field(None, description="Chart value that takes the credentials Secret's name.")
     values: dict[str, Any] = Field(default_factory=dict)
 
