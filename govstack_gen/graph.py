@@ -37,22 +37,29 @@ def depths(env: Resolved) -> dict[str, int]:
 ORDER, WEAK, INFLUENCE = "order", "weak", "influence"
 
 
+EXTERNAL = "external"
+
+
 def _edges(env: Resolved) -> list[tuple[str, str, str]]:
     edges = []
     for block in env.blocks:
         for dependency in block.depends_on or (PLATFORM,):
             edges.append((dependency, block.id, WEAK if dependency in block.weak else ORDER))
         edges += [(source, block.id, INFLUENCE) for source in block.influenced_by]
+        edges += [(service.id, block.id, EXTERNAL) for service in block.external]
     return sorted(edges)
 
 
-_MERMAID_ARROWS = {ORDER: "-->", WEAK: "-.->", INFLUENCE: "-. influences .->"}
-_DOT_STYLES = {ORDER: "", WEAK: " [style=dashed]", INFLUENCE: ' [style=dotted, label="influences"]'}
+_MERMAID_ARROWS = {ORDER: "-->", WEAK: "-.->", INFLUENCE: "-. influences .->", EXTERNAL: "-. called by .->"}
+_DOT_STYLES = {ORDER: "", WEAK: " [style=dashed]", INFLUENCE: ' [style=dotted, label="influences"]',
+               EXTERNAL: ' [style=dotted, label="called by"]'}
 
 
-def _mermaid_id(name: str) -> str:
+def _mermaid_id(name: str, external: frozenset[str] = frozenset()) -> str:
     # Mermaid ids: letters, digits and underscores; names keep their spelling in the label.
-    return "bb_" + re.sub(r"[^A-Za-z0-9]", "_", name) if name != PLATFORM else PLATFORM
+    if name == PLATFORM:
+        return PLATFORM
+    return ("ext_" if name in external else "bb_") + re.sub(r"[^A-Za-z0-9]", "_", name)
 
 
 def mermaid(env: Resolved) -> str:
@@ -60,7 +67,9 @@ def mermaid(env: Resolved) -> str:
     lines = ["flowchart LR", f'  {PLATFORM}[["{PLATFORM}"]]']
     for block in env.blocks:
         lines.append(f'  {_mermaid_id(block.id)}["{block.id}<br/>{block.namespace} · wave {level[block.id]}"]')
-    lines += [f"  {_mermaid_id(a)} {_MERMAID_ARROWS[kind]} {_mermaid_id(b)}" for a, b, kind in _edges(env)]
+    external = frozenset(s.id for s in env.external)
+    lines += [f'  {_mermaid_id(s.id, external)}{{{{"{s.id}<br/>external service"}}}}' for s in env.external]
+    lines += [f"  {_mermaid_id(a, external)} {_MERMAID_ARROWS[kind]} {_mermaid_id(b)}" for a, b, kind in _edges(env)]
     return "\n".join(lines) + "\n"
 
 
@@ -69,6 +78,7 @@ def dot(env: Resolved) -> str:
     lines = [f'digraph "{env.name}" {{', "  rankdir=LR;", f'  "{PLATFORM}" [shape=box3d];']
     for block in env.blocks:
         lines.append(f'  "{block.id}" [label="{block.id}\\n{block.namespace} · wave {level[block.id]}"];')
+    lines += [f'  "{s.id}" [shape=hexagon, label="{s.id}\\nexternal service"];' for s in env.external]
     lines += [f'  "{a}" -> "{b}"{_DOT_STYLES[kind]};' for a, b, kind in _edges(env)]
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ from govstack_gen.spec.model import (
     Database,
     DynamicBackend,
     Environment,
+    ExternalService,
     GitChart,
     GitOps,
     Influence,
@@ -25,7 +26,7 @@ from govstack_gen.spec.model import (
     Resources,
     Sops,
 )
-from govstack_gen.spec.requirements import influences_on, requirement_edges
+from govstack_gen.spec.requirements import external_calls, influences_on, requirement_edges
 from govstack_gen.spec.storage import Placement, placements
 from govstack_gen.spec.tenancy import ingress_namespace
 from govstack_gen.spec.types import values_path
@@ -71,6 +72,7 @@ class Block:
     connects_to: tuple[str, ...] = ()  # building blocks it calls: the spec's flows plus requirements and influences
     influenced_by: tuple[str, ...] = ()  # building blocks whose influences changed its values
     weak: tuple[str, ...] = ()  # the dependencies that only a weak requirement adds (present, so ordered after)
+    external: tuple[ExternalService, ...] = ()  # services outside the cluster it may call
 
     @property
     def rds(self) -> Database | None:
@@ -119,6 +121,7 @@ class Resolved:
     access: Access = field(default_factory=Access)
     node_pools: NodePools = field(default_factory=NodePools)
     platform: Platform | None = None
+    external: tuple[ExternalService, ...] = ()  # sorted by id
 
     def storage_class(self, backend: Backend) -> str:
         return storage_class_name(self.name, backend)
@@ -143,9 +146,11 @@ def resolve(env: Environment, source: str) -> Resolved:
     influences = {t: [(s, namespace_of[s], inf) for s, inf in found] for t, found in influences_on(env).items()}
     callers = {b.id: {t for t, found in influences.items() for s, _, inf in found if s == b.id and inf.connect}
                for b in env.building_blocks}
+    services = {s.id: s for s in env.external_services}
     blocks = tuple(sorted(
         (_block(env.metadata.name, b, located.get(b.id, []), required[b.id], influences.get(b.id, []),
-                {c for c, targets in callers.items() if b.id in targets}) for b in env.building_blocks),
+                {c for c, targets in callers.items() if b.id in targets},
+                [(services[s], key) for s, key in external_calls(env, b).items()]) for b in env.building_blocks),
         key=lambda b: b.id))
     stages = tuple(
         ResolvedStage(stage.name, stage.domain, {b.id: _delta(b, stage.building_blocks.get(b.id)) for b in blocks}, stage.sops)
@@ -153,13 +158,18 @@ def resolve(env: Environment, source: str) -> Resolved:
     )
     backends = tuple(env.storage.backends) if env.storage else ()
     return Resolved(env.metadata.name, source, env.gitops, blocks, stages, backends, env.ingress,
-                    ingress_namespace(env), env.access, env.platform.node_pools, env.platform)
+                    ingress_namespace(env), env.access, env.platform.node_pools, env.platform,
+                    tuple(sorted(env.external_services, key=lambda s: s.id)))
 
 
 def _block(env_name: str, spec: BuildingBlock, located: list[Placement], required: dict[str, str],
-           influences: list[tuple[str, str, Influence]], called_by_influence: set[str]) -> Block:
+           influences: list[tuple[str, str, Influence]], called_by_influence: set[str],
+           external: list[tuple[ExternalService, str | None]]) -> Block:
     volumes = tuple(_volume(env_name, spec, p) for p in located)
     values = deep_merge(spec.values, _database_values(spec.database))
+    for service, key in external:
+        if key and service.url:  # the chart learns where the external service answers
+            _set_path(values, values_path(key), service.url)
     for placement, volume in zip(located, volumes, strict=True):
         if placement.volume.values_key:
             _set_path(values, values_path(placement.volume.values_key), volume.claim)
@@ -177,9 +187,10 @@ def _block(env_name: str, spec: BuildingBlock, located: list[Placement], require
         resources=spec.resources,
         spec=spec,
         volumes=volumes,
-        connects_to=tuple(sorted(set(spec.network.connects_to) | set(required) | called_by_influence)),
+        connects_to=tuple(sorted((set(spec.network.connects_to) - {s.id for s, _ in external}) | set(required) | called_by_influence)),
         influenced_by=tuple(sorted({source for source, _, _ in influences})),
         weak=tuple(sorted(p for p, why in required.items() if why.startswith("requires (weak)") and p not in spec.depends_on)),
+        external=tuple(s for s, _ in external),
     )
 
 

@@ -18,32 +18,39 @@ from govstack_gen.cli import main
 from govstack_gen.graph import depths
 from govstack_gen.pipeline import load_and_resolve
 from govstack_gen.render.targets import render_files
-from govstack_gen.spec.model import Selector
+from govstack_gen.spec.model import ExternalSpec, Selector
 from govstack_gen.spec.requirements import describe, matches
 from govstack_gen.spec.semver import parse_version
 from helpers import CASES, EXAMPLES
 
 K3S = EXAMPLES / "sandbox-k3s" / "environment.yaml"
 SANDBOX = {"information-mediator", "messaging", "payments", "digital-registries", "registration", "cache", "monitoring"}
+EXTERNAL = {"govstack-messaging", "consent"}
 
 
 def test_the_shipped_catalog_holds_the_sandbox_building_blocks_and_a_monitoring_module() -> None:
     catalog = load_catalog()
-    assert {e.name for e in catalog.entries} >= SANDBOX
+    assert {e.name for e in catalog.entries if e.section == "buildingBlocks"} >= SANDBOX
+    assert {e.name for e in catalog.entries if e.section == "externalServices"} == EXTERNAL
     for entry in catalog.entries:
         assert entry.source == f"<govstack-gen>/catalog/{entry.name}-{entry.version}.yaml"  # one file per entry and version
         assert entry.labels["version"] == entry.version
-        assert entry.spec.resources.limits.memory  # every entry brings a budget
+        assert isinstance(entry.spec, ExternalSpec) or entry.spec.resources.limits.memory  # every block brings a budget
     monitoring = catalog.find("monitoring", None)
     assert not isinstance(monitoring, str) and monitoring.labels["provides-monitoring"] == "true"
-    influencing = {e.name for e in catalog.entries if any(i.target.match_labels.get("provides-monitoring") for i in e.spec.influences)}
+    influencing = {e.name for e in catalog.entries if not isinstance(e.spec, ExternalSpec)
+                   and any(i.target.match_labels.get("provides-monitoring") for i in e.spec.influences)}
     assert "messaging" in influencing
 
 
 def test_an_environment_of_every_shipped_entry_renders(tmp_path: Path) -> None:
-    blocks = "\n".join(f"  - id: {e.name}\n    catalog: {{name: {e.name}}}" for e in load_catalog().latest())
+    entries = list(load_catalog().latest())
+    blocks = "\n".join(f"  - id: {e.name}\n    catalog: {{name: {e.name}}}" for e in entries if e.section == "buildingBlocks")
+    external = "\n".join(f"  - id: {e.name}\n    catalog: {{name: {e.name}}}\n    url: https://{e.name}.example.org\n"
+                          "    cidrs: [192.0.2.0/24]" for e in entries if e.section == "externalServices")
     spec = tmp_path / "environment.yaml"
-    spec.write_text(K3S.read_text().split("\nbuildingBlocks:\n")[0] + "\nbuildingBlocks:\n" + blocks + "\n")
+    spec.write_text(K3S.read_text().split("\nbuildingBlocks:\n")[0] + "\nbuildingBlocks:\n" + blocks + "\nexternalServices:\n"
+                    + external + "\n")
     assert main(["render", str(spec), "--output", str(tmp_path / "out")]) == 0
 
 
@@ -182,3 +189,22 @@ def test_the_rds_case_renders_ack_objects_and_flux_values_from() -> None:
     assert release["spec"]["values"]["externalPostgresql"]["existingSecret"] == "registries-db"
     # No in-chart volume for a database on RDS.
     assert not any("digital-registries-database" in path and "persistentvolume" in path for path in files)
+
+
+def test_external_services_meet_requirements_without_being_deployed(tmp_path: Path) -> None:
+    env = load_and_resolve(K3S)
+    registration = env.block("registration")
+    assert [s.id for s in registration.external] == ["messaging-gateway"]
+    assert "messaging-gateway" not in registration.depends_on  # nothing to wait for
+    files = render_files(env)
+    policy = yaml.safe_load(files["platform/base/registration/networkpolicy-allow-to-messaging-gateway.yaml"])
+    assert policy["spec"]["egress"] == [{"to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}], "ports": [{"protocol": "TCP", "port": 443}]}]
+    assert not any("messaging-gateway" in path and "helmrelease" in path for path in files)
+    # A requirement can hand the chart the service's address.
+    spec = tmp_path / "environment.yaml"
+    spec.write_text(K3S.read_text().replace(
+        "  - id: registration\n    catalog: {name: registration}\n",
+        "  - id: registration\n    catalog: {name: registration}\n    requires:\n      weak:\n"
+        "        - {matchLabels: {provides-messaging: \"true\"}, urlKey: notifications.gatewayUrl}\n"))
+    values = load_and_resolve(spec).block("registration").values
+    assert values["notifications"] == {"gatewayUrl": "https://messaging.sandbox.example.org/api"}

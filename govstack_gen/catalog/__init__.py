@@ -24,7 +24,7 @@ from pydantic import Field
 
 from govstack_gen.errors import Diagnostic, SpecError
 from govstack_gen.spec.load import Loc, SpecDocument, parse_document
-from govstack_gen.spec.model import BlockSpec, SpecModel
+from govstack_gen.spec.model import BlockSpec, ExternalSpec, SpecModel
 from govstack_gen.spec.semver import version_key
 from govstack_gen.spec.types import ChartVersion, DnsLabel
 from govstack_gen.spec.validate import validate_as
@@ -54,6 +54,22 @@ class CatalogEntry(SpecModel):
     spec: BlockSpec
 
 
+class ExternalServiceEntry(SpecModel):
+    """A service that runs outside the cluster; an environment lists it under externalServices."""
+
+    api_version: Literal["govstack.dev/v1alpha1"]
+    kind: Literal["ExternalServiceEntry"]
+    metadata: EntryMetadata
+    spec: ExternalSpec
+
+
+KINDS: dict[str, type[CatalogEntry] | type[ExternalServiceEntry]] = {
+    "CatalogEntry": CatalogEntry, "ExternalServiceEntry": ExternalServiceEntry,
+}
+# Where an environment names entries of each kind.
+SECTIONS = {"buildingBlocks": BlockSpec, "externalServices": ExternalSpec}
+
+
 @dataclass(frozen=True)
 class Entry:
     name: str
@@ -61,8 +77,13 @@ class Entry:
     source: str  # file name for messages
     data: dict[str, Any]  # the spec as written (plain data), merged under the environment's block
     labels: dict[str, str]  # with the version label
-    spec: BlockSpec  # the same, validated
+    spec: BlockSpec | ExternalSpec  # the same, validated
     description: str = ""
+
+    @property
+    def section(self) -> str:
+        """The list of the environment that uses this kind of entry."""
+        return "externalServices" if isinstance(self.spec, ExternalSpec) else "buildingBlocks"
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
@@ -79,11 +100,13 @@ class Catalog:
                 found.setdefault(entry.version, entry)
         return sorted(found.values(), key=lambda e: version_key(e.version))
 
-    def find(self, name: str, version: str | None) -> Entry | str:
+    def find(self, name: str, version: str | None, section: str = "buildingBlocks") -> Entry | str:
         """The entry, or why there is none (a message naming what there is)."""
-        versions = self.versions(name)
+        versions = [e for e in self.versions(name) if e.section == section]
+        if not versions and self.versions(name):
+            return f"move it to {self.versions(name)[-1].section}"
         if not versions:
-            names = sorted({e.name for e in self.entries})
+            names = sorted({e.name for e in self.entries if e.section == section})
             close = difflib.get_close_matches(name, names, n=1)
             return (f"did you mean {close[0]!r}? " if close else "") + "catalog entries: " + ", ".join(names)
         if version is None:
@@ -131,7 +154,7 @@ def _read_folder(files: Iterable[tuple[str, bytes]], entries: list[Entry], probl
     for name, raw in files:
         try:
             doc = parse_document(raw, name)
-            entry = validate_as(CatalogEntry, doc)
+            entry = validate_as(KINDS.get(str(doc.data.get("kind")), CatalogEntry), doc)
         except SpecError as exc:
             problems.extend(exc.diagnostics)
             continue
@@ -168,30 +191,39 @@ def catalog_folders(doc: SpecDocument, spec_dir: Path) -> tuple[list[tuple[Path,
 
 
 def expand(doc: SpecDocument, catalog: Catalog) -> tuple[SpecDocument, list[Diagnostic], tuple[Loc, ...]]:
-    """The document with every `catalog:` building block merged over its entry; diagnostics for
-    unknown entries, and the building blocks that could not be expanded."""
-    blocks = doc.data.get("buildingBlocks")
-    if not isinstance(blocks, list):
-        return doc, [], ()
-    out, problems, failed = [], [], []
-    for index, block in enumerate(blocks):
-        ref = block.get("catalog") if isinstance(block, dict) else None
-        if not isinstance(ref, dict) or not isinstance(ref.get("name"), str):
-            out.append(block)  # no entry named, or a malformed reference: validation reports it
-            continue
-        version = ref.get("version") if isinstance(ref.get("version"), str) else None
-        found = catalog.find(ref["name"], version)
-        if isinstance(found, str):
-            what = f"{ref['name']!r}" + (f" version {version}" if version else "")
-            loc: Loc = ("buildingBlocks", index, "catalog", "version" if version and catalog.versions(ref["name"]) else "name")
-            problems.append(doc.diagnostic(loc, "E314", f"unknown catalog entry {what}", found))
-            failed.append(("buildingBlocks", index))
-            out.append(block)
-            continue
-        merged = merge(found.data, block)
-        merged["labels"] = {**found.labels, **merged.get("labels", {})}
-        out.append(merged)
-    return SpecDocument(doc.name, {**doc.data, "buildingBlocks": out}, doc.key_pos, doc.value_pos), problems, tuple(failed)
+    """The document with every building block and external service that names a catalog entry
+    merged over it; diagnostics for unknown entries, and the items that could not be expanded."""
+    data = dict(doc.data)
+    problems: list[Diagnostic] = []
+    failed: list[Loc] = []
+    for section in SECTIONS:
+        if isinstance(doc.data.get(section), list):
+            data[section] = [_expand_item(doc, catalog, section, index, item, problems, failed)
+                             for index, item in enumerate(doc.data[section])]
+    return SpecDocument(doc.name, data, doc.key_pos, doc.value_pos), problems, tuple(failed)
+
+
+def _expand_item(doc: SpecDocument, catalog: Catalog, section: str, index: int, item: Any, problems: list[Diagnostic],
+                 failed: list[Loc]) -> Any:
+    ref = item.get("catalog") if isinstance(item, dict) else None
+    if not isinstance(ref, dict) or not isinstance(ref.get("name"), str):
+        return item  # no entry named, or a malformed reference: validation reports it
+    version = ref.get("version") if isinstance(ref.get("version"), str) else None
+    found = catalog.find(ref["name"], version, section)
+    if isinstance(found, str):
+        what = f"{ref['name']!r}" + (f" version {version}" if version else "")
+        elsewhere = [e for e in catalog.versions(ref["name"]) if e.section != section]
+        known_version = version and any(e.section == section for e in catalog.versions(ref["name"]))
+        loc: Loc = (section, index, "catalog", "version" if known_version else "name")
+        message = (f"catalog entry {what} is for {elsewhere[0].section}, not {section}"
+                   if elsewhere and not known_version and len(elsewhere) == len(catalog.versions(ref["name"]))
+                   else f"unknown catalog entry {what}")
+        problems.append(doc.diagnostic(loc, "E314", message, found))
+        failed.append((section, index))
+        return item
+    merged = merge(found.data, item)
+    merged["labels"] = {**found.labels, **merged.get("labels", {})}
+    return merged
 
 
 def merge(base: Any, over: Any, key: str = "") -> Any:

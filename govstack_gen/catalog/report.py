@@ -6,27 +6,33 @@ import json
 from typing import Any
 
 from govstack_gen.catalog import Catalog, Entry
-from govstack_gen.spec.model import GitChart
+from govstack_gen.spec.model import ExternalSpec, GitChart
 from govstack_gen.spec.requirements import describe
 
 __all__ = ["catalog_json", "catalog_text"]
 
 
 def _row(entry: Entry) -> dict[str, Any]:
-    chart = entry.spec.chart
-    source = f"{chart.git}//{chart.path}@{chart.version}" if isinstance(chart, GitChart) else f"{chart.repo}/{chart.name}@{chart.version}"
-    return {
+    row: dict[str, Any] = {
         "name": entry.name,
         "version": entry.version,
         "description": entry.description,
-        "chart": source,
+        "section": entry.section,
         "provides": sorted(k for k, v in entry.labels.items() if k.startswith("provides-") and v == "true"),
         "labels": dict(sorted(entry.labels.items())),
-        "requires": {"strong": [r.description or describe(r) for r in entry.spec.requires.strong],
-                     "weak": [r.description or describe(r) for r in entry.spec.requires.weak]},
-        "influences": [i.description or describe(i.target) for i in entry.spec.influences],
-        "database": entry.spec.database.engine if entry.spec.database else None,
         "file": entry.source,
+    }
+    spec = entry.spec
+    if isinstance(spec, ExternalSpec):
+        return row | {"chart": None, "requires": {"strong": [], "weak": []}, "influences": [], "database": None}
+    chart = spec.chart
+    source = f"{chart.git}//{chart.path}@{chart.version}" if isinstance(chart, GitChart) else f"{chart.repo}/{chart.name}@{chart.version}"
+    return row | {
+        "chart": source,
+        "requires": {"strong": [r.description or describe(r) for r in spec.requires.strong],
+                     "weak": [r.description or describe(r) for r in spec.requires.weak]},
+        "influences": [i.description or describe(i.target) for i in spec.influences],
+        "database": spec.database.engine if spec.database else None,
     }
 
 
@@ -43,7 +49,7 @@ def catalog_text(catalog: Catalog) -> str:
     for entry in _entries(catalog):
         row = _row(entry)
         lines.append(f"{entry.name} {entry.version}: {entry.description}")
-        lines.append(f"  chart     {row['chart']}")
+        lines.append(f"  chart     {row['chart']}" if row["chart"] else "  external  a service outside the cluster (externalServices)")
         if row["provides"]:
             lines.append(f"  provides  {', '.join(row['provides'])}")
         for strength in ("strong", "weak"):

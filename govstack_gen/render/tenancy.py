@@ -187,6 +187,12 @@ def network_policies(env: Resolved, block: Block) -> list[dict[str, Any]]:
         policies.append(_policy(env, block, f"allow-to-{target}", {
             "podSelector": everything, "policyTypes": ["Egress"], "egress": [{"to": [_namespace_peer(by_id[target].namespace)]}],
         }))
+    for service in block.external:  # outside the cluster: its networks, its ports only
+        policies.append(_policy(env, block, f"allow-to-{service.id}", {
+            "podSelector": everything, "policyTypes": ["Egress"],
+            "egress": [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in sorted(service.cidrs)],
+                        "ports": [{"protocol": "TCP", "port": port} for port in sorted(service.ports)]}],
+        }))
     callers = sorted(b.id for b in env.blocks if block.id in b.connects_to)
     for caller in callers:
         policies.append(_policy(env, block, f"allow-from-{caller}", {

@@ -15,7 +15,13 @@ from govstack_gen.errors import Diagnostic, SpecError
 from govstack_gen.spec.databases import check_databases
 from govstack_gen.spec.load import SpecDocument
 from govstack_gen.spec.model import Environment
-from govstack_gen.spec.requirements import check_influences, check_requirements, check_selectors, requirement_edges
+from govstack_gen.spec.requirements import (
+    check_externals,
+    check_influences,
+    check_requirements,
+    check_selectors,
+    requirement_edges,
+)
 from govstack_gen.spec.secrets import check_secret_refs, check_secrets
 from govstack_gen.spec.storage import check_storage
 from govstack_gen.spec.tenancy import RESERVED_NAMESPACES, check_tenancy
@@ -207,5 +213,5 @@ def _resources(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
 
 RULES: tuple[Rule, ...] = (
     _environment_name, _duplicate_ids, _namespaces, _unknown_dependencies, _cycles, _stages, _resources, check_storage, check_tenancy,
-    check_secrets, check_secret_refs, check_databases, check_selectors, check_influences,
+    check_secrets, check_secret_refs, check_databases, check_selectors, check_influences, check_externals,
 )

@@ -30,6 +30,7 @@ from govstack_gen.spec.types import (
     Quantity,
     RelativePath,
     RepoPath,
+    ServiceUrl,
     ValuesKey,
 )
 
@@ -45,6 +46,8 @@ __all__ = [
     "DynamicBackend",
     "EfsBackend",
     "Environment",
+    "ExternalService",
+    "ExternalSpec",
     "GitChart",
     "GitOps",
     "HostPathBackend",
@@ -365,6 +368,9 @@ class Selector(SpecModel):
 
 class Requirement(Selector):
     description: str = Field("", description="What is needed, for messages, e.g. 'event streaming (Kafka)'.")
+    url_key: ValuesKey | None = Field(
+        None, description="Chart value that takes the address of the provider when it is an external service."
+    )
 
 
 class Requires(SpecModel):
@@ -481,6 +487,23 @@ class BlockSpec(SpecModel):
     network: Network = Field(default_factory=Network)
 
 
+class ExternalSpec(SpecModel):
+    """A service outside the cluster (another data centre, a SaaS, a partner's building block):
+    it meets requirements by its labels, is never deployed, and the building blocks that require
+    it may reach it (egress network policies to its networks and ports)."""
+
+    description: str = ""
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, description="What it is and provides, for requirements.")
+    url: ServiceUrl | None = Field(None, description="Its address, e.g. https://messaging.gov.example/api (required).")
+    cidrs: list[str] = Field(default_factory=list, description="Networks it answers from, for egress policies (required).")
+    ports: Annotated[list[Annotated[int, Field(ge=1, le=65535)]], Field(min_length=1)] = [443]
+
+
+class ExternalService(ExternalSpec):
+    id: BuildingBlockId = Field(description="Name of the service in this environment.")
+    catalog: CatalogRef | None = Field(None, description="Catalog entry this service starts from (fields here override it).")
+
+
 class BuildingBlock(BlockSpec):
     id: BuildingBlockId = Field(description="Building block id: the HelmRelease and Flux Kustomization name.")
     catalog: CatalogRef | None = Field(None, description="Catalog entry this building block starts from (fields here override it).")
@@ -534,3 +557,6 @@ class Environment(SpecModel):
         default_factory=list, description="Folders of catalog entries (relative to this file), searched before the shipped catalog."
     )
     building_blocks: Annotated[list[BuildingBlock], Field(min_length=1)]
+    external_services: list[ExternalService] = Field(
+        default_factory=list, description="Services outside the cluster that building blocks require (not deployed)."
+    )

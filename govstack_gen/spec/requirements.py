@@ -10,12 +10,13 @@ becomes Flux `dependsOn` and Argo CD sync waves, and the network flows between t
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from govstack_gen.errors import Diagnostic
 from govstack_gen.spec.load import Loc, SpecDocument
-from govstack_gen.spec.model import BuildingBlock, Environment, Influence, LabelExpression, Requirement, Selector
+from govstack_gen.spec.model import BuildingBlock, Environment, ExternalService, Influence, LabelExpression, Requirement, Selector
 from govstack_gen.spec.semver import parse_version
 from govstack_gen.spec.types import values_path
 
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from govstack_gen.catalog import Catalog
 
 __all__ = [
-    "check_influences", "check_requirements", "check_selectors", "describe", "influences_on", "matches", "providers",
-    "requirement_edges",
+    "check_externals", "check_influences", "check_requirements", "check_selectors", "describe", "external_calls",
+    "external_providers", "influences_on", "matches", "providers", "requirement_edges",
 ]
 
 VERSION_OPERATORS = frozenset({">=", ">", "<", "<=", "=="})
@@ -70,6 +71,21 @@ def describe(selector: Selector) -> str:
 def providers(env: Environment, block: BuildingBlock, requirement: Selector) -> list[str]:
     """Ids of the other building blocks that meet a requirement, sorted."""
     return sorted(b.id for b in env.building_blocks if b.id != block.id and matches(requirement, b.labels))
+
+
+def external_providers(env: Environment, requirement: Selector) -> list[str]:
+    """Ids of the external services that meet a requirement, sorted."""
+    return sorted(s.id for s in env.external_services if matches(requirement, s.labels))
+
+
+def external_calls(env: Environment, block: BuildingBlock) -> dict[str, str | None]:
+    """External service id -> the chart value taking its address (or None): what the block may
+    call outside the cluster, through its requirements or its declared flows."""
+    out: dict[str, str | None] = {s: None for s in block.network.connects_to if s in {e.id for e in env.external_services}}
+    for _, requirement in _requirements(block):
+        for service in external_providers(env, requirement):
+            out[service] = out.get(service) or requirement.url_key
+    return dict(sorted(out.items()))
 
 
 def requirement_edges(env: Environment) -> dict[str, dict[str, str]]:
@@ -131,7 +147,7 @@ def check_requirements(env: Environment, doc: SpecDocument, catalog: Catalog) ->
     out = []
     for b_index, block in enumerate(env.building_blocks):
         for r_index, requirement in enumerate(block.requires.strong):
-            if _expression_problems(requirement) or providers(env, block, requirement):
+            if _expression_problems(requirement) or providers(env, block, requirement) or external_providers(env, requirement):
                 continue
             loc: Loc = ("buildingBlocks", b_index, "requires", "strong", r_index)
             out.append(_unmet(env, doc, block, requirement, loc, catalog))
@@ -146,10 +162,14 @@ def _unmet(env: Environment, doc: SpecDocument, block: BuildingBlock, requiremen
            catalog: Catalog) -> Diagnostic:
     what = requirement.description or describe(requirement)
     wanted = describe(requirement)
-    candidates = [str(e) for e in catalog.latest() if matches(requirement, e.labels)]
-    offer = ("catalog entries that meet it: " + ", ".join(candidates) + f" (add one, e.g. catalog: {{name: {candidates[0].split()[0]}}})"
-             if candidates else f"no catalog entry meets it either: add a building block labelled {wanted}")
-    near = [b for b in env.building_blocks if b.id != block.id and matches(requirement, b.labels, versions=False)]
+    found = [e for e in catalog.latest() if matches(requirement, e.labels)]
+    candidates = [str(e) + (" (an external service)" if e.section == "externalServices" else "") for e in found]
+    offer = ("catalog entries that meet it: " + ", ".join(candidates)
+             + f" (add one to {found[0].section}, e.g. catalog: {{name: {found[0].name}}})"
+             if found else f"no catalog entry meets it either: add a building block labelled {wanted}")
+    near: list[BuildingBlock | ExternalService] = [
+        b for b in env.building_blocks if b.id != block.id and matches(requirement, b.labels, versions=False)]
+    near += [s for s in env.external_services if matches(requirement, s.labels, versions=False)]
     if near:
         have = ", ".join(f"{b.id} has version {b.labels.get(_version_key(requirement), '(none)')}" for b in near)
         return doc.diagnostic(loc, "E313", f"{block.id!r} requires {what} ({wanted}): {have}",
@@ -198,4 +218,33 @@ def check_influences(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                     out.append(doc.diagnostic(("buildingBlocks", index[source], "influences", i_index, "append", a_index, "key"), "E317",
                                               f"{source!r} appends to {append.key} of {target!r}, which is not a list there",
                                               f"point the influence at a list in the values of {target!r}, or make that value a list"))
+    return out
+
+
+# -- external services --------------------------------------------------------------------------
+
+
+def check_externals(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    """Each external service has an address and networks, and a name no building block has."""
+    blocks = {b.id: i for i, b in enumerate(env.building_blocks)}
+    out = []
+    seen: dict[str, int] = {}
+    for index, service in enumerate(env.external_services):
+        loc: Loc = ("externalServices", index)
+        if service.id in blocks or service.id in seen:
+            first = ("buildingBlocks", blocks[service.id], "id") if service.id in blocks else ("externalServices", seen[service.id], "id")
+            out.append(doc.diagnostic((*loc, "id"), "E301", f"name {service.id!r} is used twice",
+                                      "building blocks and external services share one name space (network policies, graph)",
+                                      related=(first,)))
+        seen.setdefault(service.id, index)
+        for field, hint in (("url", "its address, e.g. url: https://messaging.gov.example/api"),
+                            ("cidrs", "the networks it answers from, e.g. cidrs: [203.0.113.0/24]")):
+            if not getattr(service, field):
+                out.append(doc.diagnostic(loc, "E202", f"missing required field {field!r}", f"add {hint}", key=True))
+        for c_index, cidr in enumerate(service.cidrs):
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError:
+                out.append(doc.diagnostic((*loc, "cidrs", c_index), "E613", f"{cidr!r} is not a network in CIDR form",
+                                          "e.g. 203.0.113.0/24 (host bits zero)"))
     return out

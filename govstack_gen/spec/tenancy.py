@@ -174,7 +174,7 @@ def _pod_security(doc: SpecDocument, block: BuildingBlock, loc: Loc) -> list[Dia
 
 
 def _network(env: Environment, doc: SpecDocument, block: BuildingBlock, loc: Loc) -> list[Diagnostic]:
-    ids = [b.id for b in env.building_blocks]
+    ids = [b.id for b in env.building_blocks] + [s.id for s in env.external_services]
     out = []
     for index, target in enumerate(block.network.connects_to):
         if target not in ids:

@@ -37,6 +37,7 @@ __all__ = [
     "Quantity",
     "RelativePath",
     "RepoPath",
+    "ServiceUrl",
     "ValuesKey",
     "parse_quantity",
 ]
@@ -173,6 +174,17 @@ GitUrl = Annotated[
     str,
     AfterValidator(_git_url),
     WithJsonSchema({"type": "string", "pattern": r"^(https|ssh|http)://", "description": "git repository URL (https:// or ssh://)"}),
+]
+
+
+def _service_url(value: str) -> str:
+    return _url(value, ("https",), "service URL")
+
+
+ServiceUrl = Annotated[
+    str,
+    AfterValidator(_service_url),
+    WithJsonSchema({"type": "string", "pattern": r"^https://", "description": "address of a service outside the cluster (https://)"}),
 ]
 
 

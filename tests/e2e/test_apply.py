@@ -64,6 +64,9 @@ def apply_stage(api: APIServer, spec: Path, stage: str, root: Path) -> list[dict
     by_id = {b.id: b for b in env.blocks}
     for block_id in _dependency_order(env):
         objects = ordered(kustomize(root / f"building-blocks/{stage}/{block_id}"))
+        # Its SOPS Secrets, as the secrets layer applies them once decrypted (same reconciler).
+        objects = [_decrypted(ref.name, by_id[block_id].namespace) for ref in by_id[block_id].spec.secrets
+                   if ref.source == "sops"] + objects
         # The building block's Kustomization impersonates its own reconciler: the apply proves
         # the Role we render grants enough, and nothing more is needed.
         api.kubectl("apply", "--server-side", "--field-manager=govstack-gen-e2e",
@@ -72,6 +75,11 @@ def apply_stage(api: APIServer, spec: Path, stage: str, root: Path) -> list[dict
         assert all(o["metadata"]["namespace"] == by_id[block_id].namespace for o in objects)
         applied += objects
     return applied
+
+
+def _decrypted(name: str, namespace: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
+            "stringData": {"password": "e2e-only"}}
 
 
 def _apply_argocd_stage(api: APIServer, env: Any, stage: str, root: Path) -> list[dict[str, Any]]:
@@ -121,7 +129,9 @@ def test_a_re_render_applies_cleanly_or_is_refused_by_our_checks(cluster: APISer
     assert main(["render", str(spec)]) == 0
     apply_stage(cluster, spec, "dev", root)
     # A chart upgrade and new values: applied in place.
-    spec.write_text(spec.read_text().replace('version: "26.2.0"', 'version: "26.3.0"').replace("replicaCount: 1", "replicaCount: 2"))
+    messaging = '    catalog: {name: messaging, version: "3.6.0"}\n'
+    spec.write_text(spec.read_text().replace(messaging, messaging + '    chart: {version: "26.3.0"}\n'
+                                             "    values: {controller: {replicaCount: 2}}\n"))
     assert main(["render", str(spec)]) == 0
     applied = apply_stage(cluster, spec, "dev", root)
     assert cluster.diff(applied).returncode == 0
@@ -130,7 +140,9 @@ def test_a_re_render_applies_cleanly_or_is_refused_by_our_checks(cluster: APISer
     # What the API server would refuse (a bound claim resized on a local volume) or what would
     # orphan data (a building block renamed): our own checks refuse both, and write nothing.
     text = spec.read_text()
-    for changed in (text.replace("size: 8Gi", "size: 10Gi"), text.replace("messaging", "events")):
+    resized = text.replace(messaging, messaging + "    volumes: [{name: data, size: 10Gi}]\n")
+    renamed = text.replace("- id: messaging\n", "- id: events\n").replace("      messaging:\n", "      events:\n")
+    for changed in (resized, renamed):
         before = rendered(root)
         spec.write_text(changed)
         assert main(["render", str(spec)]) == 1
