@@ -272,8 +272,9 @@ def _plan_removal(plan: Plan, rel: str, owned_hash: str, force: bool, listings: 
 
 def _strays(root: Path, files: dict[str, bytes] | dict[str, str], owned: dict[str, str],
             listings: dict[str, _Listing | None]) -> list[Diagnostic]:
-    """Files in generated folders that nobody owns: kustomize ignores them, Flux may not."""
-    folders = {posixpath.dirname(rel) for rel in files}
+    """Files in generated folders that nobody owns: kustomize ignores them, Flux may not. The root
+    holds one generated file (.sops.yaml) beside the environment's own files: not a generated folder."""
+    folders = {posixpath.dirname(rel) for rel in files} - {""}
     known = set(files) | set(owned)
     out = []
     for folder in sorted(folders):

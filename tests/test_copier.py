@@ -14,8 +14,9 @@ import pytest
 import yaml
 from copier import run_copy, run_update
 
+from govstack_gen.catalog import load_catalog
 from govstack_gen.cli import main
-from helpers import ROOT, kustomize_command
+from helpers import ROOT, age_key, kustomize_command, sops_encrypt
 
 # The commands CI of the generated repository runs (govstack-gen, yamllint) from this Python.
 ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -52,7 +53,7 @@ def test_copy_with_defaults_renders_and_passes_its_ci(tmp_path: Path) -> None:
     repo = tmp_path / "env"
     copy(repo)
     for name in (".copier-answers.yml", ".github/workflows/govstack.yml", ".gitlab-ci.yml", ".pre-commit-config.yaml",
-                 ".yamllint.yaml", ".sops.yaml", "renovate.json", "scripts/ci.sh", "README.md"):
+                 ".yamllint.yaml", "renovate.json", "scripts/ci.sh", "README.md"):
         assert (repo / name).is_file(), name
     assert (repo / "environment.schema.json").read_text() == (ROOT / "docs" / "environment.schema.json").read_text()
     bootstrap(repo)
@@ -62,7 +63,7 @@ def test_copy_with_defaults_renders_and_passes_its_ci(tmp_path: Path) -> None:
     assert "valid: " in result.stdout and " 0 errors" in result.stdout  # govstack-gen validate ran
     lint = run(repo, sys.executable, "-m", "yamllint", "--strict", "-c", ".yamllint.yaml", "clusters", "platform", "building-blocks")
     assert lint.returncode == 0, lint.stdout
-    for workflow in (".github/workflows/govstack.yml", ".gitlab-ci.yml", ".sops.yaml", ".pre-commit-config.yaml"):
+    for workflow in (".github/workflows/govstack.yml", ".gitlab-ci.yml", ".pre-commit-config.yaml"):
         yaml.safe_load((repo / workflow).read_text())
 
 
@@ -90,12 +91,13 @@ def test_ci_prints_the_rendered_diff_when_the_tree_is_stale(tmp_path: Path) -> N
 
 
 def test_copy_with_an_answers_file(tmp_path: Path) -> None:
+    keys = {stage: age_key(tmp_path / stage)[1] for stage in ("staging", "prod") if (tmp_path / stage).mkdir() is None}
     answers = tmp_path / "answers.yml"
     answers.write_text(yaml.safe_dump({
         "env_name": "ng-prod", "platform": "eks", "base_domain": "Gov.Example.NG", "stages": ["staging", "prod"],
         "git_url": "ssh://git@github.com/gov/ng-prod.git", "storage_backend": "efs", "efs_file_system_id": "fs-0a1b2c3d4e5f60718",
-        "building_blocks": ["information-mediator", "digital-registries"], "teams": {"integration": ["integration-team"]},
-        "platform_admins": ["ng-admins"],
+        "building_blocks": ["information-mediator", "digital-registries", "cache"], "teams": {"integration": ["integration-team"]},
+        "platform_admins": ["ng-admins"], "sops_age_keys": keys,
     }))
     repo = tmp_path / "env"
     result = subprocess.run([sys.executable, "-m", "copier", "copy", "--data-file", str(answers), "--defaults", "--vcs-ref",
@@ -106,7 +108,14 @@ def test_copy_with_an_answers_file(tmp_path: Path) -> None:
     assert "id: payments" not in text
     bootstrap(repo)
     assert sorted(p.name for p in (repo / "clusters").iterdir()) == ["prod", "staging"]
-    assert run(repo, "bash", "scripts/ci.sh").returncode == 0
+    # With the clusters' keys, the cache's password is a SOPS Secret: encrypted for staging's key by
+    # the rendered .sops.yaml, decrypted by Flux.
+    assert yaml.safe_load((repo / ".sops.yaml").read_text())["creation_rules"][0]["age"] == keys["staging"]
+    assert (repo / "clusters/staging/kustomization-cache-secrets.yaml").is_file()
+    sops_encrypt(repo, "secrets/staging/cache/cache-redis.sops.yaml", {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cache-redis"}, "stringData": {"password": "x" * 20}})
+    result = run(repo, "bash", "scripts/ci.sh")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("answers", [
@@ -114,6 +123,9 @@ def test_copy_with_an_answers_file(tmp_path: Path) -> None:
     {"git_url": "git@github.com:gov/x.git"},
     {"stages": []},
     {"building_blocks": ["information-mediator", "identity"]},
+    {"building_blocks": ["payments", "messaging"]},  # payments requires the information mediator
+    {"sops_age_keys": {"dev": "age1notakey"}},
+    {"sops_age_keys": {"qa": "age1y432xsy8kt340n8ecm722ayg98vglrz0llkwd8nkpdgy0mz9395saxptqr"}},
     {"platform": "eks", "storage_backend": "hostPath"},
     {"storage_root": "/srv/../etc"},
     {"storage_backend": "efs", "efs_file_system_id": "fs-XYZ"},
@@ -166,28 +178,55 @@ def test_update_keeps_the_operators_edits_and_brings_the_new_template(tmp_path: 
     assert main(["render", str(spec), "--check"]) == 0
 
 
-def test_renovate_sees_every_chart_version(tmp_path: Path) -> None:
-    repo = tmp_path / "env"
-    copy(repo)
+def test_renovate_sees_every_chart_version_written_in_environment_yaml() -> None:
+    """Catalog entries bring their charts; a chart or image written in environment.yaml (a custom
+    building block, or an entry's chart pinned there) is what Renovate watches."""
     import json
     import re
 
-    managers = json.loads((repo / "renovate.json").read_text())["customManagers"]
-    text = (repo / "environment.yaml").read_text()
-    found = set()
+    managers = json.loads((ROOT / "template" / "renovate.json").read_text())["customManagers"]
+    text = """
+  - id: registry
+    chart:
+      repo: https://charts.example.org
+      name: registry
+      version: "1.2.3"
+  - id: messaging
+    chart:
+      repo: oci://registry-1.docker.io/bitnamicharts
+      name: kafka
+      version: "26.2.0"
+  - id: payments
+    chart:
+      git: https://github.com/GovStackWorkingGroup/sandbox-deployment.git
+      path: blocks/mifos-payment-hub
+      version: v0.1.0
+"""
+    entries = ROOT / "govstack_gen" / "catalog" / "entries"  # image mappings as the entries (and overrides) write them
+    text += (entries / "messaging-3.6.0.yaml").read_text() + (entries / "cache-7.0.11.yaml").read_text()
+    found, images = set(), set()
     for manager in managers:
         for pattern in manager["matchStrings"]:
-            python_pattern = re.sub(r"\(\?<(\w+)>", r"(?P<\1>", pattern)  # JavaScript named groups -> Python
-            found |= {m.group("currentValue") for m in re.finditer(python_pattern, text)}
-    versions = {m.group(1) for m in re.finditer(r'^\s+version: "?([^"\s]+)"?$', text, re.MULTILINE)}
-    assert versions and versions <= found
-    # Image tags pinned in values, as the catalog entries do (and an environment overriding one).
-    entries = ROOT / "govstack_gen" / "catalog" / "entries"
-    example = (entries / "messaging-3.6.0.yaml").read_text() + (entries / "cache-7.0.11.yaml").read_text()
-    images = set()
-    for manager in managers:
-        for pattern in manager["matchStrings"]:
-            for m in re.finditer(re.sub(r"\(\?<(\w+)>", r"(?P<\1>", pattern), example):
+            for m in re.finditer(re.sub(r"\(\?<(\w+)>", r"(?P<\1>", pattern), text):  # JavaScript named groups -> Python
+                found.add(m.group("currentValue"))
                 if "repository" in m.groupdict():
                     images.add(f"{m.group('registry')}/{m.group('repository')}:{m.group('currentValue')}")
+    assert {"1.2.3", "26.2.0", "v0.1.0"} <= found
     assert images == {"docker.io/bitnamilegacy/kafka:3.6.0", "docker.io/bitnamilegacy/redis:7.0.11"}
+
+
+def test_the_template_offers_the_catalog_and_knows_its_requirements() -> None:
+    """copier.yml's choices, pinned versions and dependency rules are those of the catalog."""
+    import ast
+    import re
+
+    questions = yaml.safe_load((ROOT / "copier.yml").read_text())
+    offered = set(questions["building_blocks"]["choices"].values())
+    latest = {e.name: e for e in load_catalog().latest() if e.section == "buildingBlocks"}
+    assert offered == set(latest)
+    assert questions["catalog_versions"]["default"] == {name: latest[name].version for name in offered}
+    needs = ast.literal_eval(re.search(r"set needs = (\{.*?\}) %\}", questions["building_blocks"]["validator"], re.S)[1])
+    for name, entry in latest.items():
+        required = sorted(other for r in entry.spec.requires.strong for other, e in latest.items()  # type: ignore[union-attr]
+                          if other != name and all(e.labels.get(k) == v for k, v in r.match_labels.items()))
+        assert sorted(needs.get(name, [])) == required, name
