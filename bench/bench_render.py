@@ -85,6 +85,14 @@ def synthetic_spec(blocks: int) -> str:
         ]
         if i:
             lines.append(f"    dependsOn: [bb-{(i - 1):04d}]")
+        # Requirements and influences by labels: a weak requirement on the block two before, and
+        # every tenth block adds a scrape job to block 0's values.
+        lines.append(f"    labels: {{provides-bb-{i:04d}: 'true', tier: t{i % 10}}}")
+        if i >= 2:
+            lines.append(f"    requires: {{weak: [{{matchLabels: {{provides-bb-{i - 2:04d}: 'true'}}}}]}}")
+        if i and i % 10 == 0:
+            lines.append("    influences: [{target: {matchLabels: {provides-bb-0000: 'true'}}, "
+                         f"append: [{{key: scrape.jobs, item: {{job: bb-{i:04d}}}}}]}}]")
     return "\n".join(lines) + "\n"
 
 

@@ -147,10 +147,11 @@ def resolve(env: Environment, source: str) -> Resolved:
     callers = {b.id: {t for t, found in influences.items() for s, _, inf in found if s == b.id and inf.connect}
                for b in env.building_blocks}
     services = {s.id: s for s in env.external_services}
+    calls = external_calls(env)
     blocks = tuple(sorted(
         (_block(env.metadata.name, b, located.get(b.id, []), required[b.id], influences.get(b.id, []),
                 {c for c, targets in callers.items() if b.id in targets},
-                [(services[s], key) for s, key in external_calls(env, b).items()]) for b in env.building_blocks),
+                [(services[s], key) for s, key in calls[b.id].items()]) for b in env.building_blocks),
         key=lambda b: b.id))
     stages = tuple(
         ResolvedStage(stage.name, stage.domain, {b.id: _delta(b, stage.building_blocks.get(b.id)) for b in blocks}, stage.sops)

@@ -138,3 +138,24 @@ def test_static_volumes_and_namespaces_are_never_pruned(tree: tuple[Resolved, li
         assert obj["metadata"]["annotations"][key] == value
     for pv in of_kind(objects, "PersistentVolume"):
         assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+
+
+def test_only_the_secrets_layers_decrypt() -> None:
+    """CHECKLIST B36: SOPS files only through a decrypting Kustomization, and no other one holds the key."""
+    from govstack_gen.validation.policy import check_policy
+
+    def layer(name: str, path: str, decryption: dict[str, Any] | None) -> dict[str, Any]:
+        spec: dict[str, Any] = {"path": path, "serviceAccountName": f"bb-{name}"}
+        if decryption:
+            spec["decryption"] = decryption
+        return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                "metadata": {"name": name, "namespace": "flux-system"}, "spec": spec}
+
+    sops = {"provider": "sops", "secretRef": {"name": "sops-age"}}
+    good = [layer("cache-secrets", "./secrets/dev/cache", sops), layer("cache", "./building-blocks/dev/cache", None)]
+    assert check_policy(good) == []
+    bad = [layer("cache-secrets", "./env/secrets/dev/cache", None), layer("cache", "./building-blocks/dev/cache", sops)]
+    assert [(v[0]["metadata"]["name"], v[2]) for v in check_policy(bad)] == [
+        ("cache-secrets", "a Kustomization applying SOPS files must decrypt them (decryption.provider: sops)"),
+        ("cache", "only the Kustomizations of secrets/ may decrypt"),
+    ]

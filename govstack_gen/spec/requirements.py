@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from govstack_gen.catalog import Catalog
 
 __all__ = [
-    "check_externals", "check_influences", "check_requirements", "check_selectors", "describe", "external_calls",
-    "external_providers", "influences_on", "matches", "providers", "requirement_edges",
+    "LabelIndex", "blocks_index", "check_externals", "check_influences", "check_requirements", "check_selectors", "describe",
+    "external_calls", "externals_index", "influences_on", "matches", "providers", "requirement_edges",
 ]
 
 VERSION_OPERATORS = frozenset({">=", ">", "<", "<=", "=="})
@@ -68,33 +68,66 @@ def describe(selector: Selector) -> str:
     return ", ".join(parts)
 
 
-def providers(env: Environment, block: BuildingBlock, requirement: Selector) -> list[str]:
+class LabelIndex:
+    """Labelled things by label, so a selector looks at the candidates its labels name instead of
+    at everything: selecting stays linear in the environment's size."""
+
+    def __init__(self, items: Iterable[tuple[str, dict[str, str]]]):
+        self.labels = dict(items)
+        self.by_pair: dict[tuple[str, str], set[str]] = {}
+        self.by_key: dict[str, set[str]] = {}
+        for name, labels in self.labels.items():
+            for key, value in labels.items():
+                self.by_pair.setdefault((key, value), set()).add(name)
+                self.by_key.setdefault(key, set()).add(name)
+
+    def select(self, selector: Selector, *, versions: bool = True) -> list[str]:
+        """Names whose labels satisfy the selector, sorted."""
+        narrowing = [self.by_pair.get(pair, set()) for pair in selector.match_labels.items()]
+        for e in selector.match_expressions:
+            if e.operator == "In":
+                narrowing.append(set().union(*(self.by_pair.get((e.key, v), set()) for v in e.values)))
+            elif e.operator == "Exists" or (versions and e.operator in VERSION_OPERATORS):
+                narrowing.append(self.by_key.get(e.key, set()))
+        candidates = set.intersection(*narrowing) if narrowing else set(self.labels)
+        return sorted(c for c in candidates if matches(selector, self.labels[c], versions=versions))
+
+
+def blocks_index(env: Environment) -> LabelIndex:
+    return LabelIndex((b.id, b.labels) for b in env.building_blocks)
+
+
+def externals_index(env: Environment) -> LabelIndex:
+    return LabelIndex((s.id, s.labels) for s in env.external_services)
+
+
+def providers(index: LabelIndex, block: BuildingBlock, requirement: Selector) -> list[str]:
     """Ids of the other building blocks that meet a requirement, sorted."""
-    return sorted(b.id for b in env.building_blocks if b.id != block.id and matches(requirement, b.labels))
+    return [b for b in index.select(requirement) if b != block.id]
 
 
-def external_providers(env: Environment, requirement: Selector) -> list[str]:
-    """Ids of the external services that meet a requirement, sorted."""
-    return sorted(s.id for s in env.external_services if matches(requirement, s.labels))
-
-
-def external_calls(env: Environment, block: BuildingBlock) -> dict[str, str | None]:
-    """External service id -> the chart value taking its address (or None): what the block may
-    call outside the cluster, through its requirements or its declared flows."""
-    out: dict[str, str | None] = {s: None for s in block.network.connects_to if s in {e.id for e in env.external_services}}
-    for _, requirement in _requirements(block):
-        for service in external_providers(env, requirement):
-            out[service] = out.get(service) or requirement.url_key
-    return dict(sorted(out.items()))
+def external_calls(env: Environment) -> dict[str, dict[str, str | None]]:
+    """block id -> {external service id: the chart value taking its address, or None}: what each
+    building block may call outside the cluster, through its requirements or declared flows."""
+    index = externals_index(env)
+    out = {}
+    for block in env.building_blocks:
+        calls: dict[str, str | None] = {s: None for s in block.network.connects_to if s in index.labels}
+        for _, requirement in _requirements(block):
+            for service in index.select(requirement):
+                calls[service] = calls.get(service) or requirement.url_key
+        out[block.id] = dict(sorted(calls.items()))
+    return out
 
 
 def requirement_edges(env: Environment) -> dict[str, dict[str, str]]:
     """block id -> {provider id: why}: the order and the flows requirements add to dependsOn."""
+    index = blocks_index(env)
     out: dict[str, dict[str, str]] = {}
     for block in env.building_blocks:
         edges = out.setdefault(block.id, {})
         for strength, requirement in _requirements(block):
-            for provider in providers(env, block, requirement):
+            for provider in providers(index, block, requirement):
                 edges.setdefault(provider, f"requires ({strength}) {requirement.description or describe(requirement)}")
     return out
 
@@ -144,10 +177,11 @@ def _expression_problem(expression: LabelExpression) -> tuple[str, str] | None:
 
 def check_requirements(env: Environment, doc: SpecDocument, catalog: Catalog) -> list[Diagnostic]:
     """Every strong requirement met by another building block of the environment."""
+    blocks, externals = blocks_index(env), externals_index(env)
     out = []
     for b_index, block in enumerate(env.building_blocks):
         for r_index, requirement in enumerate(block.requires.strong):
-            if _expression_problems(requirement) or providers(env, block, requirement) or external_providers(env, requirement):
+            if _expression_problems(requirement) or providers(blocks, block, requirement) or externals.select(requirement):
                 continue
             loc: Loc = ("buildingBlocks", b_index, "requires", "strong", r_index)
             out.append(_unmet(env, doc, block, requirement, loc, catalog))
@@ -187,10 +221,11 @@ def _version_key(requirement: Requirement) -> str:
 
 def influences_on(env: Environment) -> dict[str, list[tuple[str, Influence]]]:
     """target id -> [(influencing id, influence)], influencing building blocks in id order."""
+    index = blocks_index(env)
     out: dict[str, list[tuple[str, Influence]]] = {}
     for block in sorted(env.building_blocks, key=lambda b: b.id):
         for influence in block.influences:
-            for target in providers(env, block, influence.target):
+            for target in providers(index, block, influence.target):
                 out.setdefault(target, []).append((block.id, influence))
     return out
 

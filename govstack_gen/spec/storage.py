@@ -10,7 +10,9 @@ below and the renderer both call it.
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -252,21 +254,42 @@ def _values_key(doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Lo
 
 
 def _shared_locations(doc: SpecDocument, located: list[Placement]) -> list[Diagnostic]:
+    """Every pair of volumes sharing an EFS handle or a directory (the same, or one inside the
+    other) on the same node, server or file system; found without comparing every pair."""
+    same_handle = {pair for group in _groups(located, lambda p: p.handle) for pair in itertools.combinations(group, 2)}
+    nested = {pair for group in _groups(located, lambda p: p.host if p.path else None) for pair in _nested(located, group)}
     out = []
-    for index, first in enumerate(located):
-        for second in located[index + 1:]:
-            if first.handle and first.handle == second.handle:
-                out.append(doc.diagnostic(second.loc, "E504", f"volume handle {second.handle} is also used by "
-                                          f"{first.block.id}/{first.volume.name}", "each volume needs its own directory or access point",
-                                          related=(first.loc,)))
-            elif first.path and second.path and first.host == second.host and _overlap(first.path, second.path):
-                how = "the same directory as" if first.path == second.path else "a directory nested with"
-                out.append(doc.diagnostic(second.loc, "E503", f"{second.path} is {how} {first.path} of "
-                                          f"{first.block.id}/{first.volume.name}", "two volumes must never share data: change one path",
-                                          related=(first.loc,)))
+    for i, j in sorted(same_handle | nested):
+        first, second = located[i], located[j]
+        if (i, j) in same_handle:
+            out.append(doc.diagnostic(second.loc, "E504", f"volume handle {second.handle} is also used by "
+                                      f"{first.block.id}/{first.volume.name}", "each volume needs its own directory or access point",
+                                      related=(first.loc,)))
+        else:
+            how = "the same directory as" if first.path == second.path else "a directory nested with"
+            out.append(doc.diagnostic(second.loc, "E503", f"{second.path} is {how} {first.path} of "
+                                      f"{first.block.id}/{first.volume.name}", "two volumes must never share data: change one path",
+                                      related=(first.loc,)))
     return out
 
 
-def _overlap(a: str, b: str) -> bool:
-    a, b = a.rstrip("/") + "/", b.rstrip("/") + "/"
-    return a.startswith(b) or b.startswith(a)
+def _groups(located: list[Placement], key: Callable[[Placement], Hashable | None]) -> list[list[int]]:
+    groups: dict[Hashable, list[int]] = {}
+    for index, placement in enumerate(located):
+        value = key(placement)
+        if value:
+            groups.setdefault(value, []).append(index)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _nested(located: list[Placement], group: list[int]) -> Iterator[tuple[int, int]]:
+    """Pairs (lower index first) whose directories are equal or nested. Sorted by components, a
+    directory comes right before everything inside it, so a stack of enclosing ones suffices."""
+    parts = {i: tuple((located[i].path or "").rstrip("/").split("/")) for i in group}
+    enclosing: list[int] = []
+    for index in sorted(group, key=lambda i: (parts[i], i)):
+        while enclosing and parts[index][:len(parts[enclosing[-1]])] != parts[enclosing[-1]]:
+            enclosing.pop()
+        for outer in enclosing:
+            yield min(outer, index), max(outer, index)
+        enclosing.append(index)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from govstack_gen.render.layout import SECRETS_DIR
 from govstack_gen.spec.tenancy import RESERVED_NAMESPACES
 
 __all__ = ["RULES", "Violation", "check_policy"]
@@ -179,6 +180,15 @@ def no_plaintext_secrets(objects: list[Obj]) -> Iterator[Violation]:
     for secret in _kind(objects, "Secret"):
         if "sops" not in secret:
             yield secret, (), "a Secret in git must be SOPS-encrypted (or come from an external store)"
+    # CHECKLIST B36: SOPS files are applied only by a Kustomization that decrypts them, and only
+    # those Kustomizations hold the decryption key (least privilege for every other layer).
+    for kustomization in _kind(objects, "Kustomization"):
+        spec = kustomization.get("spec") or {}
+        secrets_path = f"/{SECRETS_DIR}/" in f"{spec.get('path', '')}/"
+        if secrets_path and (spec.get("decryption") or {}).get("provider") != "sops":
+            yield kustomization, ("spec",), "a Kustomization applying SOPS files must decrypt them (decryption.provider: sops)"
+        if spec.get("decryption") and not secrets_path:
+            yield kustomization, ("spec", "decryption"), f"only the Kustomizations of {SECRETS_DIR}/ may decrypt"
 
 
 RULES: tuple[Callable[[list[Obj]], Iterator[Violation]], ...] = (

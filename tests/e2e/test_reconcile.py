@@ -2,10 +2,12 @@
 from their Go modules by scripts/e2e-assets flux) run as local processes against the
 test's API server; the rendered environment repository is served by a git server on loopback
 and a tiny chart by a Helm repository on loopback. The Flux Kustomizations and HelmReleases of
-a small environment must become Ready, in dependency order, and what they manage must exist."""
+a small environment must become Ready, in dependency order (from a requirement), and what they
+manage must exist, a SOPS-encrypted Secret decrypted by kustomize-controller among it."""
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import time
@@ -18,6 +20,7 @@ from controlplane import ROOT, APIServer, free_port, stop
 from servers import GitServer, HelmRepository, publish
 
 from govstack_gen.cli import main
+from helpers import age_key, sops_encrypt
 
 pytestmark = pytest.mark.e2e
 
@@ -36,16 +39,23 @@ gitops:
 stages:
   - name: dev
     domain: dev.example.org
+    sops: {{age: [{age}]}}
 buildingBlocks:
   - id: registry
+    labels: {{provides-registry: "true"}}
     resources: {{requests: {{cpu: 100m, memory: 128Mi}}, limits: {{cpu: 500m, memory: 512Mi}}}}
     chart: {{repo: "{helm}", name: greeting, version: "0.1.0"}}
     values: {{greeting: hello from govstack-gen}}
+    secrets:
+      - {{name: registry-token, source: sops}}
   - id: consent
-    dependsOn: [registry]
+    requires:
+      strong:
+        - {{matchLabels: {{provides-registry: "true"}}}}
     resources: {{requests: {{cpu: 100m, memory: 128Mi}}, limits: {{cpu: 500m, memory: 512Mi}}}}
     chart: {{repo: "{helm}", name: greeting, version: "0.1.0"}}
 """
+TOKEN = "decrypted-by-kustomize-controller"
 
 
 @pytest.fixture(scope="session")
@@ -110,13 +120,21 @@ def test_flux_reconciles_the_rendered_tree(cluster: APIServer, flux_bin: Path, s
     git, helm = servers
     repo = tmp_path / "env"
     repo.mkdir()
-    (repo / "environment.yaml").write_text(SPEC.format(git=git.url, helm=helm.url))
+    key, public = age_key(tmp_path)
+    (repo / "environment.yaml").write_text(SPEC.format(git=git.url, helm=helm.url, age=public))
     assert main(["render", str(repo / "environment.yaml")]) == 0
+    sops_encrypt(repo, "secrets/dev/registry/registry-token.sops.yaml", {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "registry-token"}, "stringData": {"token": TOKEN}})
+    assert TOKEN not in (repo / "secrets/dev/registry/registry-token.sops.yaml").read_text()
+    assert main(["render", str(repo / "environment.yaml"), "--check"]) == 0  # encrypted: accepted
     publish(repo, tmp_path / "git" / "env.git")
 
     # What `flux bootstrap` leaves behind: the namespace, the controllers' accounts bound to
     # cluster-admin (flux install's cluster-reconciler binding), and the entry point of the stage.
     cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}])
+    # The cluster's age private key, as `kubectl create secret generic sops-age --from-file=age.agekey=...`.
+    cluster.apply([{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sops-age", "namespace": "flux-system"},
+                    "stringData": {"age.agekey": key.read_text()}}])
     cluster.apply([
         *({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "flux-system"}}
           for name in ("kustomize-controller", "helm-controller")),
@@ -132,7 +150,9 @@ def test_flux_reconciles_the_rendered_tree(cluster: APIServer, flux_bin: Path, s
     controllers = Controllers(flux_bin, cluster, tmp_path / "controllers")
     try:
         controllers.check_running()
-        for kind, namespace, name in [("kustomization", "flux-system", "platform"), ("kustomization", "flux-system", "registry"),
+        for kind, namespace, name in [("kustomization", "flux-system", "platform"),
+                                      ("kustomization", "flux-system", "registry-secrets"),
+                                      ("kustomization", "flux-system", "registry"),
                                       ("helmrelease", "registry", "registry"), ("kustomization", "flux-system", "consent"),
                                       ("helmrelease", "consent", "consent")]:
             waited = cluster.kubectl("wait", f"{kind}/{name}", "-n", namespace, "--for=condition=Ready",
@@ -143,6 +163,10 @@ def test_flux_reconciles_the_rendered_tree(cluster: APIServer, flux_bin: Path, s
                 conditions = [(o["kind"], o["metadata"]["name"], c.get("message")) for o in yaml.safe_load(status)["items"]
                               for c in (o.get("status") or {}).get("conditions", [])]
                 pytest.fail(f"{kind} {namespace}/{name} not Ready: {waited.stderr}\n{conditions}\n{controllers.logs()}")
+        token = cluster.kubectl("get", "secret", "registry-token", "-n", "registry", "-o", "jsonpath={.data.token}")
+        assert base64.b64decode(token.stdout).decode() == TOKEN  # SOPS-decrypted in the cluster, never in git
+        consent = cluster.kubectl("get", "kustomization", "consent", "-n", "flux-system", "-o", "jsonpath={.spec.dependsOn[*].name}")
+        assert consent.stdout.split() == ["platform", "registry"]  # the requirement, as Flux's order
         greeting = cluster.kubectl("get", "configmap", "registry-greeting", "-n", "registry", "-o", "jsonpath={.data.greeting}")
         assert greeting.stdout == "hello from govstack-gen"  # the spec's values reached the chart
         assert cluster.kubectl("get", "configmap", "consent-greeting", "-n", "consent", "-o", "name").stdout.strip()
