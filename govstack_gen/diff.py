@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from govstack_gen.errors import Diagnostic, SourceLocation, WriteRefused
 from govstack_gen.fsio import read_file
-from govstack_gen.render.layout import MANIFEST_DIR
+from govstack_gen.render.layout import MANIFEST_DIR, SOPS_CONFIG
 
 __all__ = [
     "INPUTS", "MANIFEST", "Manifest", "Plan", "digest", "inputs_digest", "manifest_bytes", "plan_write", "read_manifest",
@@ -249,8 +249,12 @@ def _plan_file(plan: Plan, rel: str, content: bytes, owned_hash: str | None, for
     elif disk == content:
         plan.unchanged.append(rel)  # identical bytes: adopting an unowned copy overwrites nothing
     elif owned_hash is None:
+        hint = "move or delete it yourself; govstack-gen never overwrites files it does not own"
+        if rel == SOPS_CONFIG:  # e.g. the skeleton of an environment repository made by an older template
+            hint = ("govstack-gen writes .sops.yaml from the stages' sops keys now: put your keys under stages[].sops, "
+                    "then delete this file")
         plan.conflicts.append(Diagnostic("E402", f"{rel} exists and was not written by govstack-gen", SourceLocation(str(path)),
-                                         hint="move or delete it yourself; govstack-gen never overwrites files it does not own"))
+                                         hint=hint))
     elif digest(disk) != owned_hash and not force:
         plan.conflicts.append(Diagnostic("E401", f"{rel} was edited by hand since the last render", SourceLocation(str(path)),
                                          hint="put the change into the spec, or rerun with --force to discard the edit"))

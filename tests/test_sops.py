@@ -112,3 +112,15 @@ def test_flux_decrypts_only_in_the_secrets_layer(repo: tuple[Path, Path, Path]) 
     # The block's reconciler may write Secrets by name, never list or watch them.
     role = yaml.safe_load((root / "platform/base/cache/role-flux-reconciler.yaml").read_text())
     assert {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "create", "update", "patch", "delete"]} in role["rules"]
+
+
+def test_a_sops_config_not_written_by_us_is_not_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An environment repository from an older template keeps a hand-made .sops.yaml: left
+    alone, with the way forward."""
+    (tmp_path / ".sops.yaml").write_text("creation_rules: []\n")
+    capsys.readouterr()
+    assert main(["render", str(K3S), "--output", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"error[E402]: {tmp_path / '.sops.yaml'}: .sops.yaml exists and was not written by govstack-gen" in err
+    assert "put your keys under stages[].sops, then delete this file" in err
+    assert (tmp_path / ".sops.yaml").read_text() == "creation_rules: []\n"
