@@ -144,13 +144,10 @@ def resolve(env: Environment, source: str) -> Resolved:
     required = requirement_edges(env)
     namespace_of = {b.id: b.ns for b in env.building_blocks}
     influences = {t: [(s, namespace_of[s], inf) for s, inf in found] for t, found in influences_on(env).items()}
-    callers = {b.id: {t for t, found in influences.items() for s, _, inf in found if s == b.id and inf.connect}
-               for b in env.building_blocks}
     services = {s.id: s for s in env.external_services}
     calls = external_calls(env)
     blocks = tuple(sorted(
         (_block(env.metadata.name, b, located.get(b.id, []), required[b.id], influences.get(b.id, []),
-                {c for c, targets in callers.items() if b.id in targets},
                 [(services[s], key) for s, key in calls[b.id].items()]) for b in env.building_blocks),
         key=lambda b: b.id))
     stages = tuple(
@@ -164,8 +161,7 @@ def resolve(env: Environment, source: str) -> Resolved:
 
 
 def _block(env_name: str, spec: BuildingBlock, located: list[Placement], required: dict[str, str],
-           influences: list[tuple[str, str, Influence]], called_by_influence: set[str],
-           external: list[tuple[ExternalService, str | None]]) -> Block:
+           influences: list[tuple[str, str, Influence]], external: list[tuple[ExternalService, str | None]]) -> Block:
     volumes = tuple(_volume(env_name, spec, p) for p in located)
     values = deep_merge(spec.values, _database_values(spec.database))
     for service, key in external:
@@ -188,7 +184,9 @@ def _block(env_name: str, spec: BuildingBlock, located: list[Placement], require
         resources=spec.resources,
         spec=spec,
         volumes=volumes,
-        connects_to=tuple(sorted((set(spec.network.connects_to) - {s.id for s, _ in external}) | set(required) | called_by_influence)),
+        # Flows: declared ones, to providers, and to the blocks whose influence says this one calls them.
+        connects_to=tuple(sorted((set(spec.network.connects_to) - {s.id for s, _ in external}) | set(required)
+                                 | {source for source, _, influence in influences if influence.connect})),
         influenced_by=tuple(sorted({source for source, _, _ in influences})),
         weak=tuple(sorted(p for p, why in required.items() if why.startswith("requires (weak)") and p not in spec.depends_on)),
         external=tuple(s for s, _ in external),
