@@ -15,7 +15,7 @@ from govstack_gen.cli import main
 from govstack_gen.review.changes import compare
 from govstack_gen.review.report import markdown_report
 from govstack_gen.review.tree import StageObjects, merge_patch, stage_objects
-from helpers import EXAMPLES, read_tree
+from helpers import CASES, EXAMPLES, read_tree
 
 K3S = EXAMPLES / "sandbox-k3s" / "environment.yaml"
 
@@ -169,3 +169,26 @@ def test_text_report_lists_destructive_changes_first(repo: Path, capsys: pytest.
     ]
     assert "      spec.values.controller.persistence: {\"existingClaim\": \"messaging-data\"} -> (none)" in lines
     assert lines[-1] == f"0 added, 2 changed, 2 removed (2 destructive) against {repo}"
+
+
+def test_a_database_leaving_rds_is_destructive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = CASES / "valid" / "eks-rds"
+    root = tmp_path / "env"
+    shutil.copytree(case, root, ignore=shutil.ignore_patterns("expected"))
+    assert main(["render", str(root / "environment.yaml"), "--output", str(root / "tree")]) == 0
+    spec = root / "environment.yaml"
+    spec.write_text(spec.read_text().replace("      placement: rds\n", "      placement: in-chart\n"))
+    capsys.readouterr()
+    assert main(["diff", str(spec), "--against", str(root / "tree"), "--format", "json"]) == 0
+    reasons = {(c["kind"], c["name"]): c["destructive"] for c in json.loads(capsys.readouterr().out)["destructive"]}
+    assert reasons[("DBInstance", "digital-registries")] == (
+        "removed: the RDS instance and its data stay in AWS, unmanaged: delete them there or put it back")
+
+
+def test_an_rds_engine_change_is_destructive() -> None:
+    instance = {"apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBInstance",
+                "metadata": {"name": "db", "namespace": "registry", "labels": {"govstack.dev/building-block": "registry"}},
+                "spec": {"engine": "postgres", "engineVersion": "15", "dbInstanceIdentifier": "env-dev-registry"}}
+    changed = {**instance, "spec": {**instance["spec"], "engine": "mysql", "engineVersion": "8.0"}}
+    [change] = compare(_stage(instance), _stage(changed))
+    assert change.destructive == "spec.engine changed: RDS cannot change it in place (a new instance, the data migrated by hand)"

@@ -17,7 +17,9 @@ Path = tuple[str | int, ...]
 # Removing these loses data or everything in them (CHECKLIST B10/B12).
 DATA_KINDS = {"Namespace": "deletes the namespace and everything in it",
               "PersistentVolume": "releases the volume holding the data",
-              "PersistentVolumeClaim": "drops the claim on the data"}
+              "PersistentVolumeClaim": "drops the claim on the data",
+              # Kept in AWS (deletion protection, ACK's retain policy, never pruned), but no longer managed.
+              "DBInstance": "the RDS instance and its data stay in AWS, unmanaged: delete them there or put it back"}
 # Fields the API server refuses to change after creation (or Helm reinstalls on), by kind.
 IMMUTABLE: dict[str, tuple[tuple[str, ...], ...]] = {
     "PersistentVolume": (("spec",),),
@@ -29,6 +31,8 @@ IMMUTABLE: dict[str, tuple[tuple[str, ...], ...]] = {
                     ("spec", "chart", "spec", "chart")),
     "Deployment": (("spec", "selector"),),
     "StatefulSet": (("spec", "selector"), ("spec", "serviceName"), ("spec", "volumeClaimTemplates")),
+    "DBInstance": (("spec", "dbInstanceIdentifier"), ("spec", "engine"), ("spec", "storageEncrypted"),
+                   ("spec", "dbSubnetGroupRef")),
 }
 MUTABLE_PV = (("spec", "capacity"), ("spec", "mountOptions"), ("spec", "persistentVolumeReclaimPolicy"))
 
@@ -95,6 +99,8 @@ def _immutable(kind: str, fields: list[FieldChange]) -> str:
                 what = ".".join(map(str, prefix))
                 if kind == "HelmRelease":
                     return f"{what} changed: Helm uninstalls the release and installs it again"
+                if kind == "DBInstance":
+                    return f"{what} changed: RDS cannot change it in place (a new instance, the data migrated by hand)"
                 return f"{what} cannot change after creation: the apply fails (delete and recreate, migrating data)"
         if kind == "PersistentVolumeClaim" and change.path[:4] == ("spec", "resources", "requests", "storage"):
             from govstack_gen.spec.types import parse_quantity
