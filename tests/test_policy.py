@@ -159,3 +159,23 @@ def test_only_the_secrets_layers_decrypt() -> None:
         ("cache-secrets", "a Kustomization applying SOPS files must decrypt them (decryption.provider: sops)"),
         ("cache", "only the Kustomizations of secrets/ may decrypt"),
     ]
+
+
+def test_rds_instances_keep_their_data_and_stay_private() -> None:
+    from govstack_gen.validation.policy import check_policy
+
+    instance = {"apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBInstance",
+                "metadata": {"name": "db", "namespace": "registry", "annotations": {
+                    "kustomize.toolkit.fluxcd.io/prune": "disabled", "services.k8s.aws/deletion-policy": "retain"}},
+                "spec": {"deletionProtection": True, "publiclyAccessible": False, "storageEncrypted": True}}
+    assert check_policy([instance]) == []
+    loose = {**instance, "metadata": {"name": "db", "namespace": "registry"},
+             "spec": {"deletionProtection": False, "publiclyAccessible": True}}
+    assert sorted(v[2] for v in check_policy([loose])) == [
+        "DBInstance must carry kustomize.toolkit.fluxcd.io/prune: disabled (Flux) or argocd.argoproj.io/sync-options: "
+        "Prune=false,Delete=false (Argo CD)",
+        "an RDS instance must carry services.k8s.aws/deletion-policy: retain",
+        "an RDS instance must set deletionProtection: true",
+        "an RDS instance must set publiclyAccessible: false",
+        "an RDS instance must set storageEncrypted: true",
+    ]

@@ -34,7 +34,10 @@ ENGINE_NAMESPACES = {
     "flux-system": frozenset({"Kustomization", "GitRepository", "ServiceAccount"}),
     "argocd": frozenset({"Application", "AppProject", "ConfigMap"}),
 }
-PROTECTED_KINDS = ("Namespace", "PersistentVolume", "PersistentVolumeClaim")
+PROTECTED_KINDS = ("Namespace", "PersistentVolume", "PersistentVolumeClaim", "DBInstance")
+# What keeps an RDS database and its data: never deleted with its object, private, encrypted.
+RDS_SAFE = {"deletionProtection": True, "publiclyAccessible": False, "storageEncrypted": True}
+ACK_DELETION_POLICY = "services.k8s.aws/deletion-policy"
 PRUNE = "kustomize.toolkit.fluxcd.io/prune"
 ARGO_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 ARGO_PLATFORM_PROJECT = "platform"
@@ -174,6 +177,13 @@ def data_is_never_pruned(objects: list[Obj]) -> Iterator[Violation]:
         spec = claim.get("spec") or {}
         if spec.get("volumeName") and spec.get("storageClassName") is None:
             yield claim, ("spec",), "a claim bound to a static volume must name its StorageClass (no default class)"
+    for instance in _kind(objects, "DBInstance"):
+        spec = instance.get("spec") or {}
+        if (_meta(instance).get("annotations") or {}).get(ACK_DELETION_POLICY) != "retain":
+            yield instance, ("metadata", "annotations"), f"an RDS instance must carry {ACK_DELETION_POLICY}: retain"
+        for field, value in RDS_SAFE.items():
+            if spec.get(field) is not value:
+                yield instance, ("spec", field), f"an RDS instance must set {field}: {str(value).lower()}"
 
 
 def no_plaintext_secrets(objects: list[Obj]) -> Iterator[Violation]:
