@@ -26,6 +26,10 @@ __all__ = ["main"]
 DEFAULT_SPEC = "environment.yaml"
 
 
+def _spec_argument(command: argparse.ArgumentParser, what: str = "environment spec") -> None:
+    command.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"{what} (default: {DEFAULT_SPEC})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="govstack-gen",
@@ -41,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Render the spec into the output tree. Only files govstack-gen owns are written or "
         "deleted; a file edited by hand is never overwritten without --force.",
     )
-    render.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"environment spec (default: {DEFAULT_SPEC})")
+    _spec_argument(render)
     render.add_argument("-o", "--output", help="output directory (default: the spec's folder joined "
                         "with gitops.path)")
     render.add_argument("--check", action="store_true", help="write nothing; exit 1 and list the files that differ")
@@ -59,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the Kubernetes schemas of one version and custom resources against their CRDs, then the security policy. "
         "Writes nothing; exit 1 on any error.",
     )
-    validate.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"environment spec (default: {DEFAULT_SPEC})")
+    _spec_argument(validate)
     validate.add_argument("--kube-version", default=DEFAULT_KUBE_VERSION, metavar="X.Y",
                           help="Kubernetes version whose schemas to check against (default: %(default)s)")
     validate.add_argument("--crds", action="append", default=[], metavar="DIR",
@@ -79,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tree in a folder or at a git ref: added, changed (with the fields) and removed objects, grouped by "
         "building block, destructive changes first. Writes nothing.",
     )
-    diff.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"environment spec (default: {DEFAULT_SPEC})")
+    _spec_argument(diff)
     diff.add_argument("--against", metavar="DIR|REF", help="a folder holding a rendered tree, or a git ref (branch, "
                       "tag, commit) of the repository holding the output tree (default: the output tree on disk)")
     diff.add_argument("--format", choices=["text", "markdown", "json"], default="text",
@@ -94,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "in their values, per stage. With --mirror, also where each goes in a private registry: the list to copy "
         "from for an air-gapped install (then `govstack-gen render --mirror REGISTRY`).",
     )
-    bom.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"environment spec (default: {DEFAULT_SPEC})")
+    _spec_argument(bom)
     bom.add_argument("--format", choices=["text", "json", "csv"], default="text", help="output format (default: text)")
     bom.add_argument("--mirror", metavar="REGISTRY", help="private registry (host[:port][/path]) the charts and images "
                      "are copied to")
@@ -106,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the dependency graph that orders the building blocks (Flux dependsOn, Argo CD sync "
         "waves): Mermaid for Markdown and pull requests, DOT for Graphviz.",
     )
-    graph.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"environment spec (default: {DEFAULT_SPEC})")
+    _spec_argument(graph)
     graph.add_argument("--format", choices=["mermaid", "dot"], default="mermaid", help="output format (default: mermaid)")
     graph.set_defaults(run=_graph)
 
@@ -117,8 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the folders under the spec's `catalogs:`, with their chart, the labels they provide, their requirements "
         "and influences.",
     )
-    catalog.add_argument("spec", nargs="?", default=DEFAULT_SPEC,
-                         help=f"environment spec whose catalog folders to include (default: {DEFAULT_SPEC}, if present)")
+    _spec_argument(catalog, "environment spec whose catalog folders to include, if it exists")
     catalog.add_argument("--format", choices=["text", "json"], default="text", help="output format (default: text)")
     catalog.set_defaults(run=_catalog)
 
@@ -195,7 +198,7 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
             print(warning.render(), file=err)
         print(f"{root}: {'up to date' if args.check else 'nothing changed'} ({len(owned)} files)", file=err)
         return ExitStatus.OK
-    return _render_fully(args, spec, inputs, out, err)
+    return _render_fully(args, spec, inputs, out, err, secrets_checked=root)
 
 
 def _refuse_plaintext_secrets(root: Path) -> None:
@@ -236,7 +239,8 @@ def _default_root(spec: Path, raw: bytes) -> Path | None:
     return spec.parent / posixpath.normpath(path or ".")
 
 
-def _render_fully(args: argparse.Namespace, spec: Path, inputs: str, out: TextIO, err: TextIO) -> ExitStatus:
+def _render_fully(args: argparse.Namespace, spec: Path, inputs: str, out: TextIO, err: TextIO,
+                  secrets_checked: Path | None) -> ExitStatus:
     from govstack_gen.diff import plan_write
     from govstack_gen.errors import ExitStatus
     from govstack_gen.pipeline import load_and_resolve
@@ -252,8 +256,9 @@ def _render_fully(args: argparse.Namespace, spec: Path, inputs: str, out: TextIO
     files = render_files(resolved)
     data = data_inventory(resolved)
     root: Path = args.output if args.output is not None else spec.parent / resolved.gitops.path
-    _refuse_plaintext_secrets(root)
-    _secrets_to_create(root, resolved, err)
+    if root != secrets_checked:  # the spec's folder only now tells where the tree is
+        _refuse_plaintext_secrets(root)
+    _render_notes(root, resolved, err)
     if args.check:
         pending = (root / TXN / "COMMIT").exists()
         plan = plan_write(root, files, resolved.source, data=data)
@@ -284,8 +289,9 @@ def _render_fully(args: argparse.Namespace, spec: Path, inputs: str, out: TextIO
     return ExitStatus.OK
 
 
-def _secrets_to_create(root: Path, resolved: Resolved, err: TextIO) -> None:
-    """Say what the spec expects the operator to add, and which building blocks others changed."""
+def _render_notes(root: Path, resolved: Resolved, err: TextIO) -> None:
+    """What a reviewer and the operator should know: which building blocks others changed, and
+    which SOPS files the spec expects that are not there yet."""
     from govstack_gen.sops_files import missing_secret_files
 
     for block in resolved.blocks:
@@ -299,21 +305,21 @@ def _secrets_to_create(root: Path, resolved: Resolved, err: TextIO) -> None:
 def _catalog(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     from pathlib import Path
 
-    from govstack_gen.catalog import catalog_folders, load_catalog
+    from govstack_gen.catalog import catalog_of, load_catalog
     from govstack_gen.catalog.report import catalog_json, catalog_text
     from govstack_gen.errors import ExitStatus, SpecError
     from govstack_gen.spec.load import parse_document, read_spec
 
     spec = Path(args.spec)
-    folders: list[tuple[Path, str]] = []
     if spec.is_file():
-        folders, problems = catalog_folders(parse_document(read_spec(spec, spec.name), spec.name), spec.parent)
+        catalog, problems = catalog_of(parse_document(read_spec(spec, spec.name), spec.name), spec.parent)
         if problems:
             raise SpecError(problems)
-    elif args.spec != DEFAULT_SPEC:
+    elif args.spec == DEFAULT_SPEC:  # no spec here: the shipped catalog alone
+        catalog = load_catalog()
+    else:
         print(f"govstack-gen: error: spec file {args.spec!r} not found", file=err)
         return ExitStatus.USAGE
-    catalog = load_catalog(folders)
     out.write(catalog_json(catalog) if args.format == "json" else catalog_text(catalog))
     return ExitStatus.OK
 

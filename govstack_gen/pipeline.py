@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from govstack_gen.catalog import catalog_of, expand
 from govstack_gen.errors import SpecError
 from govstack_gen.render.targets import render_files
 from govstack_gen.resolve import Resolved, resolve
@@ -17,12 +18,8 @@ __all__ = ["load_and_resolve", "render_spec"]
 
 def load_and_resolve(spec: Path) -> Resolved:
     """Raises SpecError with every problem of the spec (and of the catalog entries it uses)."""
-    # Imported here: the catalog reads its shipped entries, which only commands that render need.
-    from govstack_gen.catalog import catalog_folders, expand, load_catalog
-
     doc = parse_document(read_spec(spec, spec.name), spec.name)
-    folders, problems = catalog_folders(doc, spec.parent)
-    catalog = load_catalog(folders)
+    catalog, problems = catalog_of(doc, spec.parent)
     expanded, unknown, failed = expand(doc, catalog)
     problems += unknown
     try:

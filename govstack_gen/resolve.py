@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from govstack_gen.spec.model import (
     Access,
+    Aws,
     Backend,
     BuildingBlock,
     Database,
@@ -21,9 +22,9 @@ from govstack_gen.spec.model import (
     Influence,
     Ingress,
     NodePools,
-    Platform,
     RepoChart,
     Resources,
+    SecretRef,
     Sops,
 )
 from govstack_gen.spec.requirements import external_calls, influences_on, requirement_edges
@@ -75,6 +76,11 @@ class Block:
     external: tuple[ExternalService, ...] = ()  # services outside the cluster it may call
 
     @property
+    def sops_secrets(self) -> tuple[SecretRef, ...]:
+        """The Secrets the operator keeps SOPS-encrypted in the repository for this block."""
+        return tuple(s for s in self.spec.secrets if s.source == "sops")
+
+    @property
     def rds(self) -> Database | None:
         """The block's database when it lives on RDS (rendered as ACK objects)."""
         db = self.spec.database
@@ -120,7 +126,7 @@ class Resolved:
     ingress_namespace: str = "traefik"
     access: Access = field(default_factory=Access)
     node_pools: NodePools = field(default_factory=NodePools)
-    platform: Platform | None = None
+    aws: Aws | None = None  # the account RDS databases are created in
     external: tuple[ExternalService, ...] = ()  # sorted by id
 
     def storage_class(self, backend: Backend) -> str:
@@ -156,7 +162,7 @@ def resolve(env: Environment, source: str) -> Resolved:
     )
     backends = tuple(env.storage.backends) if env.storage else ()
     return Resolved(env.metadata.name, source, env.gitops, blocks, stages, backends, env.ingress,
-                    ingress_namespace(env), env.access, env.platform.node_pools, env.platform,
+                    ingress_namespace(env), env.access, env.platform.node_pools, env.platform.aws,
                     tuple(sorted(env.external_services, key=lambda s: s.id)))
 
 

@@ -75,5 +75,5 @@ def _plain_values(data: dict[str, Any]) -> Iterator[tuple[str | int, ...]]:
 
 def missing_secret_files(root: Path, env: Resolved) -> list[str]:
     """The SOPS files the spec references that are not in the tree yet (relative paths)."""
-    return [rel for stage in env.stages for block in env.blocks for ref in block.spec.secrets
-            if ref.source == "sops" and not (root / (rel := secret_file(stage.name, block.id, ref.name))).is_file()]
+    return [rel for stage in env.stages for block in env.blocks for ref in block.sops_secrets
+            if not (root / (rel := secret_file(stage.name, block.id, ref.name))).is_file()]

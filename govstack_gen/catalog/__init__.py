@@ -29,7 +29,7 @@ from govstack_gen.spec.semver import version_key
 from govstack_gen.spec.types import ChartVersion, DnsLabel
 from govstack_gen.spec.validate import validate_as
 
-__all__ = ["SHIPPED", "Catalog", "Entry", "catalog_folders", "expand", "load_catalog", "merge"]
+__all__ = ["SHIPPED", "Catalog", "Entry", "catalog_of", "expand", "load_catalog", "merge"]
 
 SHIPPED = "<govstack-gen>/catalog"  # how shipped entries are named in messages
 VERSION_LABEL = "version"
@@ -169,8 +169,15 @@ def _read_folder(files: Iterable[tuple[str, bytes]], entries: list[Entry], probl
                              entry.metadata.description))
 
 
-def catalog_folders(doc: SpecDocument, spec_dir: Path) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
-    """The `catalogs:` folders of a spec, relative to its directory; missing ones are errors."""
+def catalog_of(doc: SpecDocument, spec_dir: Path) -> tuple[Catalog, list[Diagnostic]]:
+    """The catalog a spec sees: the folders under its `catalogs:` (relative to its directory),
+    then the shipped entries; the folders that do not exist as diagnostics. Raises SpecError for
+    broken entry files."""
+    folders, problems = _folders(doc, spec_dir)
+    return load_catalog(folders), problems
+
+
+def _folders(doc: SpecDocument, spec_dir: Path) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
     raw = doc.data.get("catalogs")
     if not isinstance(raw, list):
         return [], []  # absent, or the wrong shape: validation reports that

@@ -45,9 +45,9 @@ def _tags(env: Resolved, stage: str, block: Block) -> list[dict[str, str]]:
 def database_objects(env: Resolved, stage: str, block: Block) -> list[dict[str, Any]]:
     """The ACK objects of a building block's RDS database in one stage ([] unless on RDS)."""
     db = block.rds
-    if db is None or env.platform is None or env.platform.aws is None or db.credentials is None:
+    aws = env.aws
+    if db is None or aws is None or db.credentials is None:
         return []  # the spec checks refuse rds without these (E316)
-    aws = env.platform.aws
     labels = k8s.labels(env, block.id, stage)
     name = identifier(env, stage, block)
     subnet_group = {

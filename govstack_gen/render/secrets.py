@@ -22,7 +22,7 @@ DECRYPTION_SECRET = "sops-age"
 
 
 def sops_blocks(env: Resolved) -> list[Block]:
-    return [b for b in env.blocks if any(s.source == "sops" for s in b.spec.secrets)]
+    return [b for b in env.blocks if b.sops_secrets]
 
 
 def secrets_layer_name(block: Block) -> str:

@@ -117,7 +117,7 @@ def rbac(env: Resolved, block: Block) -> list[dict[str, Any]]:
 
 def _flux_rules(block: Block) -> list[dict[str, Any]]:
     rules = list(FLUX_RULES)
-    if any(s.source == "sops" for s in block.spec.secrets):
+    if block.sops_secrets:
         rules += SECRET_RULES
     if block.rds is not None:
         rules += RDS_RULES

@@ -6,6 +6,9 @@ Exists, DoesNotExist) whose expressions may also compare semantic versions (>=, 
 fails naming the catalog entries that would meet it; `weak` ones only order: a building block is
 deployed after every provider of its requirements that is present. Both drive the graph that
 becomes Flux `dependsOn` and Argo CD sync waves, and the network flows between the two.
+
+The same selectors pick the targets of influences (a building block changing another's values)
+and the external services a building block may call (met requirements, never deployed).
 """
 
 from __future__ import annotations
@@ -81,16 +84,16 @@ class LabelIndex:
                 self.by_pair.setdefault((key, value), set()).add(name)
                 self.by_key.setdefault(key, set()).add(name)
 
-    def select(self, selector: Selector, *, versions: bool = True) -> list[str]:
+    def select(self, selector: Selector) -> list[str]:
         """Names whose labels satisfy the selector, sorted."""
         narrowing = [self.by_pair.get(pair, set()) for pair in selector.match_labels.items()]
         for e in selector.match_expressions:
             if e.operator == "In":
                 narrowing.append(set().union(*(self.by_pair.get((e.key, v), set()) for v in e.values)))
-            elif e.operator == "Exists" or (versions and e.operator in VERSION_OPERATORS):
+            elif e.operator == "Exists" or e.operator in VERSION_OPERATORS:
                 narrowing.append(self.by_key.get(e.key, set()))
         candidates = set.intersection(*narrowing) if narrowing else set(self.labels)
-        return sorted(c for c in candidates if matches(selector, self.labels[c], versions=versions))
+        return sorted(c for c in candidates if matches(selector, self.labels[c]))
 
 
 def blocks_index(env: Environment) -> LabelIndex:

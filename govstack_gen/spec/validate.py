@@ -6,30 +6,17 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from govstack_gen.errors import Diagnostic, SourceLocation, SpecError, format_path
-from govstack_gen.spec.load import Loc, SpecDocument, parse_document, read_spec
-from govstack_gen.spec.model import Environment
+from govstack_gen.spec.load import Loc, SpecDocument
 
-__all__ = ["load_environment", "validate_as", "validate_document"]
+__all__ = ["validate_as"]
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def load_environment(path: Path, display_name: str | None = None) -> tuple[Environment, SpecDocument]:
-    """Read, parse and validate a spec file. Raises SpecError with every problem found."""
-    name = display_name or path.name
-    doc = parse_document(read_spec(path, name), name)
-    return validate_document(doc), doc
-
-
-def validate_document(doc: SpecDocument) -> Environment:
-    return validate_as(Environment, doc)
 
 
 def validate_as(model: type[M], doc: SpecDocument, skip: tuple[Loc, ...] = ()) -> M:
