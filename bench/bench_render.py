@@ -52,7 +52,7 @@ for rel, content in files:
 
 def synthetic_spec(blocks: int) -> str:
     lines = [
-        "apiVersion: govstack.dev/v1alpha1", "kind: Environment", "metadata:", "  name: bench",
+        "apiVersion: govstack.dev/v1alpha2", "kind: Environment", "metadata:", "  name: bench",
         "platform:", "  type: k3s",
         "storage:", "  backends:",
         "    - {name: main, type: local, root: /srv/k8s-data, node: {labels: {storage-id: main-01}}}",
@@ -74,7 +74,7 @@ def synthetic_spec(blocks: int) -> str:
             "      config: {level: info, retries: 3}",
             "    resources: {requests: {cpu: 500m, memory: 1Gi}, limits: {cpu: '1', memory: 2Gi}}",
             "    volumes:",
-            "      - {name: data, size: 10Gi, backend: main, database: true, valuesKey: persistence.existingClaim}",
+            "      - {name: data, size: 10Gi, backend: main, database: true, claimKey: persistence.existingClaim}",
             "      - {name: files, size: 5Gi, backend: files, accessModes: [ReadWriteMany]}",
             f"    teams: {{team-{i % 10}: edit}}",
             "    routes:",

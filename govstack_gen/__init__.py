@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["Diagnostic", "SpecError", "WriteRefused", "__version__", "load_and_resolve", "render_spec"]
 

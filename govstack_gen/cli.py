@@ -18,8 +18,9 @@ from govstack_gen.validation import DEFAULT_KUBE_VERSION
 if TYPE_CHECKING:  # imported when a command runs: `--help` pays for argparse only
     from pathlib import Path
 
-    from govstack_gen.errors import ExitStatus
+    from govstack_gen.errors import Diagnostic, ExitStatus
     from govstack_gen.resolve import Resolved
+    from govstack_gen.spec.load import SpecDocument
 
 __all__ = ["main"]
 
@@ -136,6 +137,19 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
     audit.set_defaults(run=_audit)
 
+    migrate = commands.add_parser(
+        "migrate",
+        help="rewrite the spec and its catalog folders in the current spec version",
+        description="Rewrite a spec written in an older spec version (apiVersion), and the entry files of its "
+        "catalog folders, in place: only the apiVersion and the renamed keys change, comments and layout stay. "
+        "Files already in the version are left alone. Nothing is written if any file has a problem.",
+    )
+    _spec_argument(migrate)
+    migrate.add_argument("--to", metavar="VERSION", help="the spec version to migrate to (default: the newest this "
+                         "govstack-gen reads); copier's template migrations name the version of their release")
+    migrate.add_argument("--check", action="store_true", help="write nothing; exit 1 when a file would change")
+    migrate.set_defaults(run=_migrate)
+
     schema = commands.add_parser("schema", help="print the JSON Schema of the spec",
                                  description="Print the JSON Schema of environment.yaml (for editors and CI).")
     schema.set_defaults(run=_schema)
@@ -187,13 +201,15 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         return ExitStatus.USAGE
     raw = read_spec(spec, spec.name)
     inputs = inputs_digest(raw, spec.name, f"mirror={args.mirror}" if args.mirror else "")
-    root = args.output if args.output is not None else _default_root(spec, raw)
+    doc = _peek(spec, raw)
+    root = args.output if args.output is not None else _default_root(spec, doc)
     if root is not None:
         _refuse_plaintext_secrets(root)
     # Nothing changed since the last render (same spec, same govstack-gen, tree untouched):
     # no need to validate and render again. This is what CI runs on every pull request.
     owned = unchanged_since(root, inputs) if root is not None else None
     if root is not None and owned is not None:
+        _print_warnings(_version_warnings(doc), err)
         for warning in stray_warnings(root, owned):
             print(warning.render(), file=err)
         print(f"{root}: {'up to date' if args.check else 'nothing changed'} ({len(owned)} files)", file=err)
@@ -222,17 +238,40 @@ def _spec_file(args: argparse.Namespace, err: TextIO) -> Path | None:
     return spec
 
 
-def _default_root(spec: Path, raw: bytes) -> Path | None:
-    """Where the tree goes without --output: the spec's folder joined with gitops.path, read
-    without validating (None when that is not plain to see; the full render then decides)."""
+def _peek(spec: Path, raw: bytes) -> SpecDocument | None:
+    """The spec parsed but not validated, for what the quick paths need (None when it does not
+    parse: the full load reports why)."""
     from govstack_gen.errors import SpecError
     from govstack_gen.spec.load import parse_document
 
     try:
-        data = parse_document(raw, spec.name).data
+        return parse_document(raw, spec.name)
     except SpecError:
         return None
-    gitops = data.get("gitops")
+
+
+def _version_warnings(doc: SpecDocument | None) -> list[Diagnostic]:
+    """What the full load would warn about the spec's own version (E117), for the quick path."""
+    from govstack_gen.errors import SpecError
+    from govstack_gen.spec.versions import convert
+
+    try:
+        return convert(doc)[1] if doc is not None else []
+    except SpecError:
+        return []
+
+
+def _print_warnings(warnings: Sequence[Diagnostic], err: TextIO) -> None:
+    for warning in warnings:
+        print(warning.render(), file=err)
+
+
+def _default_root(spec: Path, doc: SpecDocument | None) -> Path | None:
+    """Where the tree goes without --output: the spec's folder joined with gitops.path, read
+    without validating (None when that is not plain to see; the full render then decides)."""
+    if doc is None:
+        return None
+    gitops = doc.data.get("gitops")
     path = gitops.get("path", ".") if isinstance(gitops, dict) else None
     if not isinstance(path, str) or path.startswith("/") or ".." in path.split("/"):
         return None
@@ -249,6 +288,7 @@ def _render_fully(args: argparse.Namespace, spec: Path, inputs: str, out: TextIO
     from govstack_gen.writer import TXN, apply_plan, recover
 
     resolved = load_and_resolve(spec)
+    _print_warnings(resolved.warnings, err)
     if args.mirror:
         from govstack_gen.mirror import mirror
 
@@ -315,6 +355,7 @@ def _catalog(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         catalog, problems = catalog_of(parse_document(read_spec(spec, spec.name), spec.name), spec.parent)
         if problems:
             raise SpecError(problems)
+        _print_warnings(catalog.warnings, err)
     elif args.spec == DEFAULT_SPEC:  # no spec here: the shipped catalog alone
         catalog = load_catalog()
     else:
@@ -385,6 +426,7 @@ def _diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     except GitError as exc:
         print(f"govstack-gen: error: --against: {exc}", file=err)
         return ExitStatus.USAGE
+    _print_warnings(found.warnings, err)
     report = {"text": text_report, "markdown": markdown_report, "json": json_report}[args.format]
     out.write(report(found.changes, found.stages, found.against, found.notes))
     return ExitStatus.FAILURE if args.exit_code and found.changes else ExitStatus.OK
@@ -402,6 +444,7 @@ def _bom(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     if spec is None:
         return ExitStatus.USAGE
     resolved = load_and_resolve(spec)
+    _print_warnings(resolved.warnings, err)
     if args.mirror:
         mirror(resolved, args.mirror)  # refuses an invalid registry before anything is printed
     table = rows(*bill_of_materials(resolved), args.mirror)
@@ -418,7 +461,9 @@ def _graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     spec = _spec_file(args, err)
     if spec is None:
         return ExitStatus.USAGE
-    out.write((mermaid if args.format == "mermaid" else dot)(load_and_resolve(spec)))
+    resolved = load_and_resolve(spec)
+    _print_warnings(resolved.warnings, err)
+    out.write((mermaid if args.format == "mermaid" else dot)(resolved))
     return ExitStatus.OK
 
 
@@ -435,7 +480,7 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     root = Path(args.tree)
     spec = root / DEFAULT_SPEC
     if not (root / MANIFEST).exists() and spec.is_file():  # an environment repository: its tree
-        root = _default_root(spec, read_spec(spec, spec.name)) or root
+        root = _default_root(spec, _peek(spec, read_spec(spec, spec.name))) or root
     try:
         findings, owned = audit_tree(root)
     except NotATree as exc:
@@ -449,6 +494,39 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         verdict = "clean" if not findings else f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"
         print(f"{root}: {verdict} ({owned} generated files)", file=err)
     return ExitStatus.FAILURE if findings else ExitStatus.OK
+
+
+def _migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
+    from govstack_gen.errors import ExitStatus
+    from govstack_gen.migrate import plan_migration, write_migrations
+    from govstack_gen.spec.versions import CURRENT, KNOWN
+
+    spec = _spec_file(args, err)
+    if spec is None:
+        return ExitStatus.USAGE
+    to = args.to or CURRENT
+    if to not in KNOWN:
+        print(f"govstack-gen: error: --to: {to!r} is not a spec version govstack-gen {__version__} knows "
+              f"({', '.join(KNOWN)}); a newer govstack-gen may", file=err)
+        return ExitStatus.USAGE
+    migrations = plan_migration(spec, to)
+    pending = [m for m in migrations if m.needed]
+    for migration in pending:
+        print("\n".join(migration.report()), file=out)
+    for migration in migrations:
+        if not migration.needed and migration.conversion.source != to:
+            print(f"{migration.name}: {migration.conversion.source} is past {to}; left as it is", file=err)
+    files = f"{len(pending)} file{'s' if len(pending) != 1 else ''}"
+    if not pending:
+        print(f"{spec}: nothing to migrate ({len(migrations)} file{'s' if len(migrations) != 1 else ''} checked)", file=err)
+        return ExitStatus.OK
+    if args.check:
+        print(f"{files} to migrate to {to}; run `govstack-gen migrate`", file=err)
+        return ExitStatus.FAILURE
+    write_migrations(migrations)
+    print(f"migrated {files} to {to}; the rendered tree stays the same (`govstack-gen render --check` shows it)",
+          file=err)
+    return ExitStatus.OK
 
 
 def _schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:

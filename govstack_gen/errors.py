@@ -50,6 +50,9 @@ CODES: dict[str, str] = {
     "E113": "mapping key is not a plain string",
     "E114": "unquoted scalar that YAML 1.1 reads differently",
     "E115": "explicit YAML tags are not allowed",
+    "E116": "unknown spec version",
+    "E117": "older spec version, converted (run govstack-gen migrate)",
+    "E118": "a renamed field cannot be converted",
     # E2xx: the shape of the spec (schema)
     "E201": "unknown field",
     "E202": "missing required field",

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from govstack_gen.catalog import catalog_of, expand
-from govstack_gen.errors import SpecError
+from govstack_gen.errors import Diagnostic, SpecError
 from govstack_gen.render.targets import render_files
 from govstack_gen.resolve import Resolved, resolve
 from govstack_gen.spec.checks import check_environment
 from govstack_gen.spec.load import parse_document, read_spec
 from govstack_gen.spec.model import Environment
 from govstack_gen.spec.validate import validate_as
+from govstack_gen.spec.versions import convert
 
 __all__ = ["load_and_resolve", "render_spec"]
 
 
 def load_and_resolve(spec: Path) -> Resolved:
-    """Raises SpecError with every problem of the spec (and of the catalog entries it uses)."""
-    doc = parse_document(read_spec(spec, spec.name), spec.name)
+    """Raises SpecError with every problem of the spec (and of the catalog entries it uses);
+    warnings (an older spec version) ride along: in the error, or in `Resolved.warnings`."""
+    warnings: list[Diagnostic] = []
+    try:
+        return _load(spec, warnings)
+    except SpecError as exc:
+        raise SpecError([*warnings, *exc.diagnostics]) from None
+
+
+def _load(spec: Path, warnings: list[Diagnostic]) -> Resolved:
+    doc, found = convert(parse_document(read_spec(spec, spec.name), spec.name))
+    warnings += [d for d in found if d.severity != "error"]
     catalog, problems = catalog_of(doc, spec.parent)
+    problems[:0] = [d for d in found if d.severity == "error"]
+    warnings += catalog.warnings
     expanded, unknown, failed = expand(doc, catalog)
     problems += unknown
     try:
@@ -29,7 +43,7 @@ def load_and_resolve(spec: Path) -> Resolved:
     if problems:
         raise SpecError(problems)
     check_environment(env, expanded, catalog)
-    return resolve(env, spec.name)
+    return dataclasses.replace(resolve(env, spec.name), warnings=tuple(warnings))
 
 
 def render_spec(spec: Path) -> dict[str, bytes]:

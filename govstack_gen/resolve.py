@@ -8,6 +8,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from govstack_gen.errors import Diagnostic
 from govstack_gen.spec.model import (
     Access,
     Aws,
@@ -128,6 +129,7 @@ class Resolved:
     node_pools: NodePools = field(default_factory=NodePools)
     aws: Aws | None = None  # the account RDS databases are created in
     external: tuple[ExternalService, ...] = ()  # sorted by id
+    warnings: tuple[Diagnostic, ...] = ()  # from loading (an older spec version), for the command to print
 
     def storage_class(self, backend: Backend) -> str:
         return storage_class_name(self.name, backend)
@@ -174,8 +176,8 @@ def _block(env_name: str, spec: BuildingBlock, located: list[Placement], require
         if key and service.url:  # the chart learns where the external service answers
             _set_path(values, values_path(key), service.url)
     for placement, volume in zip(located, volumes, strict=True):
-        if placement.volume.values_key:
-            _set_path(values, values_path(placement.volume.values_key), volume.claim)
+        if placement.volume.claim_key:
+            _set_path(values, values_path(placement.volume.claim_key), volume.claim)
     for source, source_ns, influence in influences:
         names = {"${environment}": env_name, "${block.id}": source, "${block.namespace}": source_ns}
         for append in influence.append:

@@ -178,6 +178,87 @@ def test_update_keeps_the_operators_edits_and_brings_the_new_template(tmp_path: 
     assert main(["render", str(spec), "--check"]) == 0
 
 
+OPERATOR_BLOCK = """\
+  - id: archive  # the operator's own building block, written in v1alpha1
+    chart: {repo: "https://charts.example.org", name: archive, version: "2.0.1"}
+    resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: 500m, memory: 512Mi}}
+    volumes:
+      - {name: files, size: 5Gi, valuesKey: persistence.existingClaim}
+"""
+
+
+def spec_version_release(template: Path) -> None:
+    """Template releases v0.1.0 (it wrote spec govstack.dev/v1alpha1) and v0.2.0 (this working
+    tree: v1alpha2, and the migration in copier.yml)."""
+    template_repo(template)
+    jinja = template / "template" / "environment.yaml.jinja"
+    current = jinja.read_text()
+    assert "apiVersion: govstack.dev/v1alpha2" in current
+    jinja.write_text(current.replace("govstack.dev/v1alpha2", "govstack.dev/v1alpha1"))
+    commit_all(template, "0.1.0")
+    assert run(template, "git", "tag", "v0.1.0").returncode == 0
+    jinja.write_text(current)
+    commit_all(template, "0.2.0")
+    assert run(template, "git", "tag", "v0.2.0").returncode == 0
+
+
+def operator_repo(repo: Path, template: Path) -> Path:
+    """An environment repository made from v0.1.0, with the operator's own edits committed."""
+    copy(repo, src=template, vcs_ref="v0.1.0")
+    bootstrap(repo)
+    spec = repo / "environment.yaml"
+    assert "apiVersion: govstack.dev/v1alpha1" in spec.read_text()
+    spec.write_text(spec.read_text().replace("interval: 10m", "interval: 5m") + OPERATOR_BLOCK)
+    assert main(["render", str(spec)]) == 0
+    commit_all(repo, "faster reconciliation; the archive")
+    return spec
+
+
+@pytest.mark.parametrize("migrated_by_hand", [False, True], ids=["as-written", "migrated-by-hand-before"])
+def test_update_across_a_spec_version_migrates_the_operators_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str],
+                                                                   migrated_by_hand: bool) -> None:
+    template, repo = tmp_path / "template", tmp_path / "env"
+    spec_version_release(template)
+    spec = operator_repo(repo, template)
+    if migrated_by_hand:  # the template's migration then finds nothing to do
+        assert main(["migrate", str(spec)]) == 0
+        commit_all(repo, "govstack-gen migrate")
+    tree = {p: p.read_bytes() for p in (repo / "building-blocks").rglob("*") if p.is_file()}
+    for name, value in ENV.items():  # the migration runs the govstack-gen of this Python, through PATH
+        monkeypatch.setenv(name, value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_update(str(repo), defaults=True, overwrite=True, vcs_ref="v0.2.0", quiet=True, unsafe=True)
+    text = spec.read_text()
+    assert "apiVersion: govstack.dev/v1alpha2" in text  # the template's side and the operator's agree
+    assert "      - {name: files, size: 5Gi, claimKey: persistence.existingClaim}\n" in text  # the operator's block, migrated
+    assert "valuesKey" not in text
+    assert "interval: 5m" in text  # the operator's edit, kept
+    assert "<<<<<<<" not in text and ">>>>>>>" not in text
+    assert not list(repo.rglob("*.rej"))
+    assert yaml.safe_load((repo / ".copier-answers.yml").read_text())["_commit"] == "v0.2.0"
+    capsys.readouterr()
+    assert main(["render", str(spec), "--check"]) == 0  # the same tree: a rename changes no rendered byte
+    assert "E117" not in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in (repo / "building-blocks").rglob("*") if p.is_file()} == tree
+
+
+def test_update_across_a_spec_version_needs_trust(tmp_path: Path) -> None:
+    """Migrations run commands: copier refuses them unless trusted, and then changes nothing."""
+    from copier.errors import UnsafeTemplateError
+
+    template, repo = tmp_path / "template", tmp_path / "env"
+    spec_version_release(template)
+    spec = operator_repo(repo, template)
+    before = spec.read_bytes()
+    with warnings.catch_warnings(), pytest.raises(UnsafeTemplateError, match="migrations"):
+        warnings.simplefilter("ignore")
+        run_update(str(repo), defaults=True, overwrite=True, vcs_ref="v0.2.0", quiet=True)
+    assert spec.read_bytes() == before
+    assert run(repo, "git", "status", "--porcelain").stdout == ""
+
+
 def test_renovate_sees_every_chart_version_written_in_environment_yaml() -> None:
     """Catalog entries bring their charts; a chart or image written in environment.yaml (a custom
     building block, or an entry's chart pinned there) is what Renovate watches."""

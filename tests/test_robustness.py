@@ -94,7 +94,7 @@ HOSTILE = {
                   + "".join(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 10)),
     "deep-nesting": "a: " + "[" * 5000 + "]" * 5000 + "\n",
     "deep-mappings": "".join("  " * i + f"k{i}:\n" for i in range(3000)),
-    "nul-bytes": "apiVersion: govstack.dev/v1alpha1\nkind: \x00Environment\n",
+    "nul-bytes": "apiVersion: govstack.dev/v1alpha2\nkind: \x00Environment\n",
     "long-line": "x: " + "a" * 1_500_000 + "\n",
 }
 

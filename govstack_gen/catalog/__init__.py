@@ -28,8 +28,9 @@ from govstack_gen.spec.model import BlockSpec, ExternalSpec, SpecModel
 from govstack_gen.spec.semver import version_key
 from govstack_gen.spec.types import ChartVersion, DnsLabel
 from govstack_gen.spec.validate import validate_as
+from govstack_gen.spec.versions import convert
 
-__all__ = ["SHIPPED", "Catalog", "Entry", "catalog_of", "expand", "load_catalog", "merge"]
+__all__ = ["SHIPPED", "Catalog", "Entry", "catalog_folders", "catalog_of", "entry_files", "expand", "load_catalog", "merge"]
 
 SHIPPED = "<govstack-gen>/catalog"  # how shipped entries are named in messages
 VERSION_LABEL = "version"
@@ -48,7 +49,7 @@ class EntryMetadata(SpecModel):
 
 
 class CatalogEntry(SpecModel):
-    api_version: Literal["govstack.dev/v1alpha1"]
+    api_version: Literal["govstack.dev/v1alpha2"]
     kind: Literal["CatalogEntry"]
     metadata: EntryMetadata
     spec: BlockSpec
@@ -57,7 +58,7 @@ class CatalogEntry(SpecModel):
 class ExternalServiceEntry(SpecModel):
     """A service that runs outside the cluster; an environment lists it under externalServices."""
 
-    api_version: Literal["govstack.dev/v1alpha1"]
+    api_version: Literal["govstack.dev/v1alpha2"]
     kind: Literal["ExternalServiceEntry"]
     metadata: EntryMetadata
     spec: ExternalSpec
@@ -92,6 +93,7 @@ class Entry:
 @dataclass(frozen=True)
 class Catalog:
     entries: tuple[Entry, ...]  # first wins for the same name and version
+    warnings: tuple[Diagnostic, ...] = ()  # entry files of an older spec version (E117)
 
     def versions(self, name: str) -> list[Entry]:
         found: dict[str, Entry] = {}
@@ -129,12 +131,16 @@ def load_catalog(folders: Iterable[tuple[Path, str]] = ()) -> Catalog:
     entries: list[Entry] = []
     problems: list[Diagnostic] = []
     for folder, display in folders:
-        files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
-        _read_folder(((f"{display}/{f.name}", f.read_bytes()) for f in files), entries, problems)
+        _read_folder(((f"{display}/{f.name}", f.read_bytes()) for f in entry_files(folder)), entries, problems)
     entries.extend(_shipped())
-    if problems:
+    if any(p.severity == "error" for p in problems):
         raise SpecError(problems)
-    return Catalog(tuple(entries))
+    return Catalog(tuple(entries), tuple(problems))
+
+
+def entry_files(folder: Path) -> list[Path]:
+    """The entry files of a catalog folder, in the order they are read."""
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
 
 
 @functools.cache
@@ -144,7 +150,7 @@ def _shipped() -> tuple[Entry, ...]:
     entries: list[Entry] = []
     problems: list[Diagnostic] = []
     _read_folder(((f"{SHIPPED}/{f.name}", f.read_bytes()) for f in files), entries, problems)
-    if problems:  # a broken shipped entry is a bug of ours; the test suite loads them all
+    if problems:  # a broken or older shipped entry is a bug of ours; the test suite loads them all
         raise SpecError(problems)
     return tuple(entries)
 
@@ -153,7 +159,8 @@ def _read_folder(files: Iterable[tuple[str, bytes]], entries: list[Entry], probl
     seen: dict[tuple[str, str], str] = {}
     for name, raw in files:
         try:
-            doc = parse_document(raw, name)
+            doc, found = convert(parse_document(raw, name))
+            problems.extend(found)
             entry = validate_as(KINDS.get(str(doc.data.get("kind")), CatalogEntry), doc)
         except SpecError as exc:
             problems.extend(exc.diagnostics)
@@ -173,11 +180,11 @@ def catalog_of(doc: SpecDocument, spec_dir: Path) -> tuple[Catalog, list[Diagnos
     """The catalog a spec sees: the folders under its `catalogs:` (relative to its directory),
     then the shipped entries; the folders that do not exist as diagnostics. Raises SpecError for
     broken entry files."""
-    folders, problems = _folders(doc, spec_dir)
+    folders, problems = catalog_folders(doc, spec_dir)
     return load_catalog(folders), problems
 
 
-def _folders(doc: SpecDocument, spec_dir: Path) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
+def catalog_folders(doc: SpecDocument, spec_dir: Path) -> tuple[list[tuple[Path, str]], list[Diagnostic]]:
     raw = doc.data.get("catalogs")
     if not isinstance(raw, list):
         return [], []  # absent, or the wrong shape: validation reports that

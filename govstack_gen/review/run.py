@@ -6,6 +6,7 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+from govstack_gen.errors import Diagnostic
 from govstack_gen.fsio import read_yaml_tree
 from govstack_gen.pipeline import load_and_resolve
 from govstack_gen.render.layout import TOP_LEVEL
@@ -23,6 +24,7 @@ class Comparison:
     stages: list[str]
     against: str  # what was compared with, for the reader
     notes: list[str]
+    warnings: tuple[Diagnostic, ...] = ()  # from loading the spec
 
 
 def diff_spec(spec: Path, against: str | None) -> Comparison:
@@ -36,4 +38,4 @@ def diff_spec(spec: Path, against: str | None) -> Comparison:
         old_files, label = tree_at(against, root, set(TOP_LEVEL)), f"{root} at {against}"
     old, new = stage_objects(old_files), stage_objects(render_files(resolved))
     notes = sorted(set(old.notes) | set(new.notes))
-    return Comparison(compare(old, new), sorted(set(old.stages) | set(new.stages)), label, notes)
+    return Comparison(compare(old, new), sorted(set(old.stages) | set(new.stages)), label, notes, resolved.warnings)

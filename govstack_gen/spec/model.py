@@ -1,4 +1,4 @@
-"""The spec language: `apiVersion: govstack.dev/v1alpha1`, `kind: Environment`.
+"""The spec language: `apiVersion: govstack.dev/v1alpha2`, `kind: Environment`.
 
 Strict pydantic v2 models: unknown keys are errors (a misspelt key must never fall back to a
 default silently), no type coercion (YAML's `version: 1.10` is a float, not "1.10"), immutable.
@@ -72,7 +72,7 @@ __all__ = [
     "Volume",
 ]
 
-API_VERSION = "govstack.dev/v1alpha1"
+API_VERSION = "govstack.dev/v1alpha2"  # older ones: spec/versions.py
 
 
 class SpecModel(BaseModel):
@@ -338,8 +338,8 @@ class Volume(SpecModel):
     )
     access_point: EfsAccessPoint | None = Field(None, description="EFS access point (efs backends only).")
     database: bool = Field(False, description="Holds a database: refused on network file systems.")
-    values_key: ValuesKey | None = Field(
-        None, description="Chart value that takes the claim name, e.g. persistence.existingClaim."
+    claim_key: ValuesKey | None = Field(
+        None, description="Chart value that takes the claim name, e.g. persistence.existingClaim (valuesKey in v1alpha1)."
     )
     reclaim_policy: str = Field("Retain", description="Always Retain: a released volume keeps its data.")
 
@@ -445,7 +445,7 @@ class Database(SpecModel):
         if self.placement != "in-chart" or self.in_chart is None:
             return None
         return Volume.model_validate({"name": "database", "size": self.size, "backend": self.backend, "database": True,
-                                       "valuesKey": self.in_chart.claim_key})
+                                       "claimKey": self.in_chart.claim_key})
 
 
 class SecretRef(SpecModel):
@@ -544,7 +544,7 @@ class Stage(SpecModel):
 
 
 class Environment(SpecModel):
-    api_version: Literal["govstack.dev/v1alpha1"]
+    api_version: Literal["govstack.dev/v1alpha2"]
     kind: Literal["Environment"]
     metadata: Metadata
     platform: Platform

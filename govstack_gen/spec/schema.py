@@ -6,13 +6,13 @@ import copy
 import json
 from typing import Any
 
-from govstack_gen.spec.model import Environment
+from govstack_gen.spec.model import API_VERSION, Environment
 
 __all__ = ["SCHEMA_ID", "schema", "schema_json"]
 
 DEFS = "#/$defs/"
 NAMED_ITEMS = frozenset({"Volume", "Route", "TcpRoute", "Middleware", "SecretRef"})
-SCHEMA_ID = "https://govstack.dev/schemas/environment-v1alpha1.json"
+SCHEMA_ID = f"https://govstack.dev/schemas/environment-{API_VERSION.split('/')[1]}.json"
 
 
 def schema() -> dict[str, Any]:
@@ -21,7 +21,7 @@ def schema() -> dict[str, Any]:
     head = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
-        "title": "GovStack environment (govstack.dev/v1alpha1)",
+        "title": f"GovStack environment ({API_VERSION})",
     }
     return head | {k: v for k, v in body.items() if k != "title"}
 

@@ -145,7 +145,7 @@ def check_storage(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
 
 def _stage_overrides_of_claims(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     """A stage's values must not replace the claim name a volume puts into the chart's values."""
-    keys = {b.id: [v.values_key for _, v in b.all_volumes() if v.values_key] for b in env.building_blocks}
+    keys = {b.id: [v.claim_key for _, v in b.all_volumes() if v.claim_key] for b in env.building_blocks}
     out = []
     for s_index, stage in enumerate(env.stages):
         for block_id, override in stage.building_blocks.items():
@@ -213,8 +213,8 @@ def _volume(env: Environment, doc: SpecDocument, block: BuildingBlock, volume: V
         message = f"the claim requests {volume.request} but the volume has {volume.size}"
         out.append(doc.diagnostic((*loc, "request"), "E508", message,
                                   "a claim never binds to a smaller volume; raise size or lower request"))
-    if volume.values_key is not None:
-        out += _values_key(doc, block, volume, loc)
+    if volume.claim_key is not None:
+        out += _claim_key(doc, block, volume, loc)
     if backend is None:
         return out
     if isinstance(backend, NODE_LOCAL) and any(m in SHARED_MODES for m in volume.access_modes):
@@ -234,22 +234,22 @@ def _volume(env: Environment, doc: SpecDocument, block: BuildingBlock, volume: V
     return out
 
 
-def _values_key(doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Loc) -> list[Diagnostic]:
-    """The claim name goes into the values at valuesKey: refuse if the values say otherwise."""
+def _claim_key(doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Loc) -> list[Diagnostic]:
+    """The claim name goes into the values at claimKey: refuse if the values say otherwise."""
     claim = f"{block.id}-{volume.name}"
-    parts = values_path(volume.values_key or "")
+    parts = values_path(volume.claim_key or "")
     node: Any = block.values
     for depth, part in enumerate(parts):
         if not isinstance(node, dict):
             where = ".".join(parts[:depth])
-            return [doc.diagnostic((*loc, "valuesKey"), "E515", f"values set {where} to {json.dumps(node)}, not a mapping",
-                                   f"govstack-gen sets {volume.values_key} to the claim {claim!r}; remove {where} from values")]
+            return [doc.diagnostic((*loc, "claimKey"), "E515", f"values set {where} to {json.dumps(node)}, not a mapping",
+                                   f"govstack-gen sets {volume.claim_key} to the claim {claim!r}; remove {where} from values")]
         if part not in node:
             return []
         node = node[part]
     if node == claim:
         return []
-    return [doc.diagnostic((*loc, "valuesKey"), "E515", f"values already set {volume.values_key} to {json.dumps(node)}",
+    return [doc.diagnostic((*loc, "claimKey"), "E515", f"values already set {volume.claim_key} to {json.dumps(node)}",
                            f"govstack-gen sets it to the claim {claim!r}; remove it from values")]
 
 

@@ -28,10 +28,10 @@ def validate_spec(spec: Path, schemas: SchemaSet, kustomize: tuple[str, ...], tr
     result = validate_tree(files, stages, schemas, kustomize)
     # Located where the tree lives, as a reviewer finds the file in the repository.
     root = tree.as_posix() if tree else posixpath.normpath(posixpath.join(spec.parent.as_posix(), resolved.gitops.path))
-    result.diagnostics = [
+    result.diagnostics = [*resolved.warnings, *(
         dataclasses.replace(d, location=SourceLocation(posixpath.join(root, d.location.file), d.location.line, d.location.col))
         for d in result.diagnostics
-    ]
+    )]
     return result
 
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 
 READY_TIMEOUT = "180s"
 SPEC = """\
-apiVersion: govstack.dev/v1alpha1
+apiVersion: govstack.dev/v1alpha2
 kind: Environment
 metadata:
   name: e2e
