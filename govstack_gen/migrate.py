@@ -89,7 +89,7 @@ def write_migrations(migrations: list[FileMigration]) -> None:
     for migration in migrations:
         if not migration.needed:
             continue
-        path = migration.path
+        path = migration.path.resolve()  # through a symbolic link: its target changes, the link stays
         temporary = path.with_name(f".{path.name}.govstack-gen-migrate")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, path.stat().st_mode & 0o7777)
         try:

@@ -319,3 +319,32 @@ def test_the_rewrite_changes_exactly_the_renamed_keys(volumes: list[tuple[str, s
     assert conversion is not None
     assert rewrite(old, doc, conversion) == new
     assert parse_document(new.encode(), "environment.yaml").data == apply(doc, conversion).data
+
+
+def test_the_template_migrates_to_every_spec_version_and_the_readme_lists_them() -> None:
+    """A new spec version needs its copier migration (else `copier update` leaves the operator's
+    own blocks in the old names) and its line in the README's table."""
+    import yaml
+
+    from helpers import ROOT
+
+    migrations = yaml.safe_load((ROOT / "copier.yml").read_text())["_migrations"]
+    targets = [m["command"][m["command"].index("--to") + 1] for m in migrations if m["command"][:2] == ["govstack-gen", "migrate"]]
+    assert targets == list(KNOWN[1:])
+    for migration in migrations:  # each migration is staged for copier's merge, at the same release
+        assert migration["when"] == "{{ _stage == 'before' }}"
+    assert len(migrations) == 2 * len(targets)
+    assert all(m["command"] == ["git", "add", "--update"] for m in migrations[1::2])
+    readme = (ROOT / "README.md").read_text()
+    for version in KNOWN:
+        assert f"| `{version}` |" in readme, version
+
+
+def test_migrate_writes_through_a_symbolic_link(tmp_path: Path) -> None:
+    shared = write(tmp_path / "shared" / "sandbox.yaml", SPEC.replace("catalogs: [catalog]\n", ""))
+    spec = tmp_path / "env" / "environment.yaml"
+    spec.parent.mkdir()
+    spec.symlink_to(shared)
+    assert main(["migrate", str(spec)]) == 0
+    assert spec.is_symlink()
+    assert shared.read_text().startswith(f"# The operator's notes stay where they are.\napiVersion: {NEW}")
