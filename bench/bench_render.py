@@ -96,24 +96,25 @@ def synthetic_spec(blocks: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(argv: Sequence[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one process."""
+def run(argv: Sequence[str], expect: int = 0) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one process, which must exit with `expect`."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
+    if proc.returncode != expect:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(argv)}")
     return elapsed, usage.ru_maxrss
 
 
-def measure(argv: Sequence[str], runs: int, before: Callable[[], object] | None = None) -> tuple[float, int]:
+def measure(argv: Sequence[str], runs: int, before: Callable[[], object] | None = None,
+            expect: int = 0) -> tuple[float, int]:
     samples = []
     for _ in range(runs):
         if before:
             before()
-        samples.append(run(argv))
+        samples.append(run(argv, expect))
     return statistics.median(s[0] for s in samples), max(s[1] for s in samples)
 
 
@@ -172,6 +173,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows.append((f"N={size}: floor, {files} files", t_floor, m_floor, ""))
         rows.append((f"N={size}: render, fresh", t_fresh, m_fresh, f"{t_fresh / t_floor:.2f}x floor"))
         rows.append((f"N={size}: render, unchanged", t_same, m_same, f"{t_same / t_floor:.2f}x floor"))
+        # The same spec as v1alpha1 wrote it: what `migrate` reads, rewrites and checks in memory.
+        old_spec = case / "v1alpha1" / "environment.yaml"
+        old_spec.parent.mkdir()
+        old_spec.write_text(spec.read_text().replace("govstack.dev/v1alpha2", "govstack.dev/v1alpha1", 1)
+                            .replace(", claimKey: ", ", valuesKey: "))
+        t_migrate, m_migrate = measure([tool, "migrate", "--check", str(old_spec)], args.runs, expect=1)  # 1: would change
+        rows.append((f"N={size}: migrate --check, v1alpha1 spec", t_migrate, m_migrate, f"{t_migrate / t_fresh:.2f}x render"))
         if build and size <= args.kustomize_max:
             samples = [measure([*build, str(stage_kustomization(out, stage))], 1) for stage in ("dev", "staging", "prod")]
             t_k = statistics.median(s[0] for s in samples)

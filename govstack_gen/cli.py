@@ -201,7 +201,7 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         return ExitStatus.USAGE
     raw = read_spec(spec, spec.name)
     inputs = inputs_digest(raw, spec.name, f"mirror={args.mirror}" if args.mirror else "")
-    doc = _peek(spec, raw)
+    doc = _peek(spec, raw) if args.output is None else None
     root = args.output if args.output is not None else _default_root(spec, doc)
     if root is not None:
         _refuse_plaintext_secrets(root)
@@ -209,7 +209,7 @@ def _render(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     # no need to validate and render again. This is what CI runs on every pull request.
     owned = unchanged_since(root, inputs) if root is not None else None
     if root is not None and owned is not None:
-        _print_warnings(_version_warnings(doc), err)
+        _print_warnings(_version_warnings(spec, raw, doc), err)
         for warning in stray_warnings(root, owned):
             print(warning.render(), file=err)
         print(f"{root}: {'up to date' if args.check else 'nothing changed'} ({len(owned)} files)", file=err)
@@ -250,11 +250,19 @@ def _peek(spec: Path, raw: bytes) -> SpecDocument | None:
         return None
 
 
-def _version_warnings(doc: SpecDocument | None) -> list[Diagnostic]:
-    """What the full load would warn about the spec's own version (E117), for the quick path."""
-    from govstack_gen.errors import SpecError
-    from govstack_gen.spec.versions import convert
+def _version_warnings(spec: Path, raw: bytes, doc: SpecDocument | None) -> list[Diagnostic]:
+    """What the full load would warn about the spec's own version (E117), for the quick path.
+    A spec in the current version, the usual case, is told by its apiVersion line without
+    parsing it (0.4 s for a thousand building blocks)."""
+    import re
 
+    from govstack_gen.errors import SpecError
+    from govstack_gen.spec.versions import CURRENT, convert
+
+    current = rb"^apiVersion:[ \t]*(['\"]?)" + re.escape(CURRENT.encode()) + rb"\1[ \t]*(#.*)?\r?$"
+    if re.search(current, raw, re.MULTILINE):
+        return []
+    doc = doc or _peek(spec, raw)
     try:
         return convert(doc)[1] if doc is not None else []
     except SpecError:
