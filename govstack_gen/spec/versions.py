@@ -20,7 +20,8 @@ from typing import Any
 from govstack_gen.errors import Diagnostic, SourceLocation, SpecError, format_path
 from govstack_gen.spec.load import Loc, SpecDocument
 
-__all__ = ["CURRENT", "KNOWN", "Conversion", "Rename", "Step", "apply", "convert", "describe", "plan", "rewrite"]
+__all__ = ["CURRENT", "KNOWN", "STEPS", "WILD", "Conversion", "KeyRename", "Rename", "Step", "apply", "convert", "describe", "plan",
+           "rewrite"]
 
 GROUP = "govstack.dev/"
 WILD = "*"  # in a rename's path: every item of a list, or every value of a mapping
