@@ -10,18 +10,30 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["read_file", "read_yaml_tree", "write_file"]
+__all__ = ["read_file", "read_yaml_tree", "replace_file", "write_file"]
 
 
-def write_file(path: Path, content: bytes) -> None:
-    """Create or replace the file with exactly these bytes."""
+def write_file(path: Path, content: bytes, *, sync: bool = False) -> None:
+    """Create or replace the file with exactly these bytes (on the disk before it returns, with sync)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(content)
         while view:
             view = view[os.write(fd, view):]
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def replace_file(path: Path, content: bytes) -> None:
+    """Replace (or create) one file atomically: a reader sees the old bytes or the new ones, never
+    a part, and the file keeps its permissions."""
+    temporary = path.with_name(f".{path.name}.govstack-gen-tmp")
+    write_file(temporary, content, sync=True)
+    if path.exists():
+        os.chmod(temporary, path.stat().st_mode & 0o7777)
+    os.replace(temporary, path)
 
 
 def read_file(path: Path) -> bytes | None:

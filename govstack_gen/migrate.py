@@ -8,12 +8,12 @@ conversion says) before any is written; one problem anywhere and nothing is writ
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from govstack_gen.catalog import catalog_folders, entry_files
 from govstack_gen.errors import Diagnostic, SourceLocation, SpecError
+from govstack_gen.fsio import replace_file
 from govstack_gen.spec.load import SpecDocument, parse_document, read_spec
 from govstack_gen.spec.versions import Conversion, apply, describe, plan, rewrite
 
@@ -65,7 +65,9 @@ def _plan_file(path: Path, name: str, to: str, problems: list[Diagnostic]) -> tu
         if conversion.conflicts:
             problems += conversion.conflicts
             return doc, None
-        text = rewrite(raw.decode("utf-8"), doc, conversion) if conversion.needed else raw.decode("utf-8")
+        text = raw.decode("utf-8")  # parse_document has refused anything else
+        if conversion.needed:
+            text = rewrite(text, doc, conversion)
     except SpecError as exc:
         problems += exc.diagnostics
         return None, None
@@ -84,19 +86,8 @@ def _not_versioned(doc: SpecDocument) -> Diagnostic:
 
 
 def write_migrations(migrations: list[FileMigration]) -> None:
-    """Replace each file that changes, atomically (a reader sees the old or the new file), keeping
-    its permissions."""
+    """Replace each file that changes, atomically, keeping its permissions; through a symbolic
+    link its target changes and the link stays."""
     for migration in migrations:
-        if not migration.needed:
-            continue
-        path = migration.path.resolve()  # through a symbolic link: its target changes, the link stays
-        temporary = path.with_name(f".{path.name}.govstack-gen-migrate")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, path.stat().st_mode & 0o7777)
-        try:
-            view = memoryview(migration.text)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
+        if migration.needed:
+            replace_file(migration.path.resolve(), migration.text)

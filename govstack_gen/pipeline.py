@@ -31,11 +31,10 @@ def load_and_resolve(spec: Path) -> Resolved:
 def _load(spec: Path, warnings: list[Diagnostic]) -> Resolved:
     doc, found = convert(parse_document(read_spec(spec, spec.name), spec.name))
     warnings += [d for d in found if d.severity != "error"]
-    catalog, problems = catalog_of(doc, spec.parent)
-    problems[:0] = [d for d in found if d.severity == "error"]
+    catalog, missing = catalog_of(doc, spec.parent)
     warnings += catalog.warnings
     expanded, unknown, failed = expand(doc, catalog)
-    problems += unknown
+    problems = [d for d in found if d.severity == "error"] + missing + unknown
     try:
         env = validate_as(Environment, expanded, skip=failed)
     except SpecError as exc:

@@ -21,7 +21,7 @@ from typing import Any
 
 from govstack_gen.diff import INPUTS, MANIFEST, Plan
 from govstack_gen.errors import WriteRefused
-from govstack_gen.fsio import write_file
+from govstack_gen.fsio import replace_file, write_file
 from govstack_gen.render.layout import MANIFEST_DIR
 
 __all__ = ["apply_plan", "recover"]
@@ -49,8 +49,7 @@ def apply_plan(plan: Plan) -> None:
     if not plan.changed:
         if plan.inputs_changed:  # same tree from other inputs (a new govstack-gen): note it atomically
             (root / MANIFEST_DIR).mkdir(parents=True, exist_ok=True)
-            write_file(root / f"{INPUTS}.tmp", plan.inputs)
-            os.replace(root / f"{INPUTS}.tmp", root / INPUTS)
+            replace_file(root / INPUTS, plan.inputs)
         return
     recover(root)
     txn = root / TXN

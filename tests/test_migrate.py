@@ -133,7 +133,7 @@ def test_migrate_rewrites_the_spec_and_its_catalog_in_place(tmp_path: Path, caps
                                 .replace('"valuesKey": persistence', '"claimKey": persistence'))
     assert entry.read_text() == ENTRY.replace(OLD, NEW).replace("valuesKey:", "claimKey:")
     assert spec.stat().st_mode & 0o777 == 0o640
-    assert not list(tmp_path.glob(".*migrate*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog", "environment.yaml"]  # no temporary file left
     assert render_spec(spec) == before
 
 
