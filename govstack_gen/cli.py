@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # imported when a command runs: `--help` pays for argparse on
     from govstack_gen.errors import Diagnostic, ExitStatus
     from govstack_gen.resolve import Resolved
     from govstack_gen.spec.load import SpecDocument
+    from govstack_gen.validation.chart_render import Renderer
 
 __all__ = ["main"]
 
@@ -75,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--tree", metavar="DIR", help="check the tree in DIR (as committed, hand edits included) "
                           "instead of rendering the spec in memory")
     validate.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
+    charts = validate.add_argument_group("charts", "render every building block's chart as its engine would and check "
+                                         "what it makes against the tree's rules (RBAC, Pod Security, claims, quota, routes, "
+                                         "images, values the chart never reads)")
+    charts.add_argument("--charts", action="store_true", help="render and check the charts too")
+    charts.add_argument("--chart-dir", action="append", default=[], metavar="DIR",
+                        help="folder of chart folders or packaged charts (.tgz), searched first; repeatable")
+    charts.add_argument("--helm", metavar="CMD", help="helm binary (default: $HELM, then helm)")
+    charts.add_argument("--offline", action="store_true", help="never fetch a chart (helm pull, git) into the chart cache")
     validate.set_defaults(run=_validate)
 
     diff = commands.add_parser(
@@ -380,7 +389,8 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
 
     spec = Path(args.spec)
     tree = Path(args.tree) if args.tree else None
-    missing = [str(p) for p in [spec, *map(Path, args.crds), *([tree] if tree else [])] if not p.exists()]
+    missing = [str(p) for p in [spec, *map(Path, args.crds), *map(Path, args.chart_dir), *([tree] if tree else [])]
+               if not p.exists()]
     if missing:
         print(f"govstack-gen: error: {', '.join(repr(m) for m in missing)} not found", file=err)
         return ExitStatus.USAGE
@@ -397,10 +407,11 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         problems.append(Diagnostic("E707", f"cannot build the overlays: {exc}", SourceLocation(str(spec)),
                                    hint="install kustomize (or kubectl), or name it with --kustomize"))
         kustomize = ()
+    renderer = _chart_renderer(args, spec, kustomize, schemas.kube_version, problems) if args.charts and kustomize else None
     result = None
     try:
-        if kustomize:
-            result = validate_spec(spec, schemas, kustomize, tree)
+        if kustomize and (renderer is not None or not args.charts):
+            result = validate_spec(spec, schemas, kustomize, tree, renderer)
             problems += result.diagnostics
     except SpecError as exc:
         problems += exc.diagnostics
@@ -414,6 +425,26 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         out.write("".join(d.render() + "\n" for d in problems))
         out.write(f"invalid: {errors} error{'s' if errors != 1 else ''} before anything could be rendered and checked\n")
     return ExitStatus.FAILURE if any(d.severity == "error" for d in problems) else ExitStatus.OK
+
+
+def _chart_renderer(args: argparse.Namespace, spec: Path, kustomize: tuple[str, ...], kube_version: str,
+                    problems: list[Diagnostic]) -> Renderer | None:
+    """What renders the charts for `validate --charts`, or None (with E721) when helm is missing."""
+    from pathlib import Path
+
+    from govstack_gen.errors import Diagnostic, SourceLocation
+    from govstack_gen.validation.chart_render import Renderer, default_render_cache
+    from govstack_gen.validation.charts import ChartStore, default_cache
+    from govstack_gen.validation.helm import HelmNotFound, helm_command, helm_version
+
+    try:
+        helm = helm_command(args.helm)
+    except HelmNotFound as exc:
+        problems.append(Diagnostic("E721", f"cannot render the charts: {exc}", SourceLocation(str(spec)),
+                                   hint="install helm (scripts/install-tools helm builds the pinned one), or name it with --helm"))
+        return None
+    store = ChartStore([Path(d) for d in args.chart_dir], default_cache(), fetch=not args.offline, helm=helm)
+    return Renderer(store, helm, helm_version(helm), kustomize, f"{kube_version}.0", default_render_cache())
 
 
 def _diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:

@@ -136,6 +136,18 @@ CODES: dict[str, str] = {
     "E705": "security policy violated",
     "E706": "CRD file cannot be read",
     "E707": "kustomize not available",
+    # E72x: what the charts render (validate --charts)
+    "E720": "chart not found",
+    "E721": "helm not available",
+    "E722": "chart cannot be rendered",
+    "E723": "the chart renders a kind its reconciler may not create",
+    "E724": "a pod of the chart violates the namespace's Pod Security level",
+    "E725": "chart data on a volume the spec does not declare, or a declared volume unused",
+    "E726": "the chart's pods do not fit the namespace's quota",
+    "E727": "a route or network policy points at a Service or port the chart does not have",
+    "E728": "a value govstack-gen writes changes nothing the chart renders",
+    "E729": "an image of the chart is unpinned or private",
+    "E730": "a Secret or ConfigMap the chart's pods need is created by nothing",
     # E8xx: offline installs
     "E801": "invalid mirror registry",
 }

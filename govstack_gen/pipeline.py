@@ -11,16 +11,22 @@ from govstack_gen.render.targets import render_files
 from govstack_gen.resolve import Resolved, resolve
 from govstack_gen.spec.checks import check_environment
 from govstack_gen.spec.load import parse_document, read_spec
+from govstack_gen.spec.locate import BlockLocator
 from govstack_gen.spec.model import Environment
 from govstack_gen.spec.validate import validate_as
 from govstack_gen.spec.versions import convert
 
-__all__ = ["load_and_resolve", "render_spec"]
+__all__ = ["load_and_resolve", "load_located", "render_spec"]
 
 
 def load_and_resolve(spec: Path) -> Resolved:
     """Raises SpecError with every problem of the spec (and of the catalog entries it uses);
     warnings (an older spec version) ride along: in the error, or in `Resolved.warnings`."""
+    return load_located(spec)[0]
+
+
+def load_located(spec: Path) -> tuple[Resolved, BlockLocator]:
+    """The resolved spec and where each building block's fields are written (spec or entry)."""
     warnings: list[Diagnostic] = []
     try:
         return _load(spec, warnings)
@@ -28,7 +34,7 @@ def load_and_resolve(spec: Path) -> Resolved:
         raise SpecError([*warnings, *exc.diagnostics]) from None
 
 
-def _load(spec: Path, warnings: list[Diagnostic]) -> Resolved:
+def _load(spec: Path, warnings: list[Diagnostic]) -> tuple[Resolved, BlockLocator]:
     doc, found = convert(parse_document(read_spec(spec, spec.name), spec.name))
     warnings += [d for d in found if d.severity != "error"]
     catalog, missing = catalog_of(doc, spec.parent)
@@ -42,7 +48,7 @@ def _load(spec: Path, warnings: list[Diagnostic]) -> Resolved:
     if problems:
         raise SpecError(problems)
     check_environment(env, expanded, catalog)
-    return dataclasses.replace(resolve(env, spec.name), warnings=tuple(warnings))
+    return dataclasses.replace(resolve(env, spec.name), warnings=tuple(warnings)), BlockLocator(doc, catalog)
 
 
 def render_spec(spec: Path) -> dict[str, bytes]:

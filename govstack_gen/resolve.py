@@ -33,7 +33,7 @@ from govstack_gen.spec.storage import Placement, placements
 from govstack_gen.spec.tenancy import ingress_namespace
 from govstack_gen.spec.types import values_path
 
-__all__ = ["Block", "Resolved", "ResolvedStage", "ResolvedVolume", "StageDelta", "deep_merge", "resolve"]
+__all__ = ["Block", "Resolved", "ResolvedStage", "ResolvedVolume", "StageDelta", "Written", "deep_merge", "resolve"]
 
 SourceKind = Literal["HelmRepository", "OCIRepository", "GitRepository"]
 
@@ -59,6 +59,19 @@ class ResolvedVolume:
 
 
 @dataclass(frozen=True)
+class Written:
+    """A chart value govstack-gen writes itself (a claim name, a database endpoint, an address,
+    an influence's item) rather than copies from the spec's values: `validate --charts` proves
+    the chart reads each one."""
+
+    key: str  # the values key, as the spec writes it (dots; `\.` escapes a dot)
+    what: str  # what it carries, for messages
+    origin: str  # the building block whose spec says to write it
+    loc: tuple[str | int, ...]  # where in that building block (named list items by name)
+    item: Any = None  # an influence's appended item (None: the key's whole value)
+
+
+@dataclass(frozen=True)
 class Block:
     """A building block as every stage starts from it (the base)."""
 
@@ -75,6 +88,7 @@ class Block:
     influenced_by: tuple[str, ...] = ()  # building blocks whose influences changed its values
     weak: tuple[str, ...] = ()  # the dependencies that only a weak requirement adds (present, so ordered after)
     external: tuple[ExternalService, ...] = ()  # services outside the cluster it may call
+    written: tuple[Written, ...] = ()  # the values govstack-gen writes into its chart
 
     @property
     def sops_secrets(self) -> tuple[SecretRef, ...]:
@@ -151,7 +165,9 @@ def resolve(env: Environment, source: str) -> Resolved:
         located.setdefault(placement.block.id, []).append(placement)
     required = requirement_edges(env)
     namespace_of = {b.id: b.ns for b in env.building_blocks}
-    influences = {t: [(s, namespace_of[s], inf) for s, inf in found] for t, found in influences_on(env).items()}
+    spec_of = {b.id: b for b in env.building_blocks}
+    influences = {t: [(s, namespace_of[s], inf, spec_of[s].influences.index(inf)) for s, inf in found]
+                  for t, found in influences_on(env).items()}
     services = {s.id: s for s in env.external_services}
     calls = external_calls(env)
     blocks = tuple(sorted(
@@ -169,19 +185,27 @@ def resolve(env: Environment, source: str) -> Resolved:
 
 
 def _block(env_name: str, spec: BuildingBlock, located: list[Placement], required: dict[str, str],
-           influences: list[tuple[str, str, Influence]], external: list[tuple[ExternalService, str | None]]) -> Block:
+           influences: list[tuple[str, str, Influence, int]], external: list[tuple[ExternalService, str | None]]) -> Block:
     volumes = tuple(_volume(env_name, spec, p) for p in located)
     values = deep_merge(spec.values, _database_values(spec.database))
+    written = list(_database_written(spec))
     for service, key in external:
         if key and service.url:  # the chart learns where the external service answers
             _set_path(values, values_path(key), service.url)
+            written.append(Written(key, f"the address of {service.id}", spec.id, ("requires",)))
     for placement, volume in zip(located, volumes, strict=True):
         if placement.volume.claim_key:
             _set_path(values, values_path(placement.volume.claim_key), volume.claim)
-    for source, source_ns, influence in influences:
+            loc: tuple[str | int, ...] = (("database", "inChart", "claimKey") if placement.loc[-1] == "database"
+                                          else ("volumes", placement.volume.name, "claimKey"))
+            written.append(Written(placement.volume.claim_key, f"the claim of volume {placement.volume.name}", spec.id, loc))
+    for source, source_ns, influence, index in influences:
         names = {"${environment}": env_name, "${block.id}": source, "${block.namespace}": source_ns}
-        for append in influence.append:
-            _append(values, values_path(append.key), _substitute(append.item, names))
+        for position, append in enumerate(influence.append):
+            item = _substitute(append.item, names)
+            _append(values, values_path(append.key), item)
+            written.append(Written(append.key, f"the item {source}'s influence appends", source,
+                                   ("influences", index, "append", position, "key"), item))
     return Block(
         id=spec.id,
         namespace=spec.ns,
@@ -194,11 +218,26 @@ def _block(env_name: str, spec: BuildingBlock, located: list[Placement], require
         volumes=volumes,
         # Flows: declared ones, to providers, and to the blocks whose influence says this one calls them.
         connects_to=tuple(sorted((set(spec.network.connects_to) - {s.id for s, _ in external}) | set(required)
-                                 | {source for source, _, influence in influences if influence.connect})),
-        influenced_by=tuple(sorted({source for source, _, _ in influences})),
+                                 | {source for source, _, influence, _ in influences if influence.connect})),
+        influenced_by=tuple(sorted({source for source, _, _, _ in influences})),
         weak=tuple(sorted(p for p, why in required.items() if why.startswith("requires (weak)") and p not in spec.depends_on)),
         external=tuple(s for s, _ in external),
+        written=tuple(written),
     )
+
+
+def _database_written(spec: BuildingBlock) -> list[Written]:
+    """The database keys govstack-gen fills: the endpoint (Flux valuesFrom) and credentials of an
+    external database."""
+    db = spec.database
+    if db is None or db.placement != "rds" or db.external is None:
+        return []
+    external = db.external
+    keys: list[tuple[str, str | None, str]] = [("hostKey", external.host_key, "the database host"),
+                                               ("portKey", external.port_key, "the database port")]
+    if db.credentials:
+        keys += [("userKey", external.user_key, "the database user"), ("secretKey", external.secret_key, "the credentials Secret")]
+    return [Written(key, what, spec.id, ("database", "external", field_name)) for field_name, key, what in keys if key]
 
 
 def _database_values(db: Database | None) -> dict[str, Any]:

@@ -48,6 +48,15 @@ def sops_tools() -> Path:
     return Path(result.stdout.strip().splitlines()[-1])
 
 
+@functools.cache
+def helm_binary() -> str:
+    """The pinned helm (scripts/install-tools helm builds it from its Go module once)."""
+    result = subprocess.run([str(ROOT / "scripts" / "install-tools"), "helm"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"scripts/install-tools helm failed:\n{result.stderr[-4000:]}")
+    return result.stdout.strip().splitlines()[-1]
+
+
 def age_key(folder: Path) -> tuple[Path, str]:
     """A new age identity: (key file, public key)."""
     key = folder / "age.key"

@@ -14,7 +14,7 @@ import copy
 import difflib
 import functools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -80,6 +80,7 @@ class Entry:
     labels: dict[str, str]  # with the version label
     spec: BlockSpec | ExternalSpec  # the same, validated
     description: str = ""
+    document: SpecDocument | None = field(default=None, compare=False, repr=False)  # positions, for messages
 
     @property
     def section(self) -> str:
@@ -173,7 +174,7 @@ def _read_folder(files: Iterable[tuple[str, bytes]], entries: list[Entry], probl
         seen[key] = name
         labels = {VERSION_LABEL: entry.metadata.version, **entry.spec.labels}
         entries.append(Entry(entry.metadata.name, entry.metadata.version, name, doc.data["spec"], labels, entry.spec,
-                             entry.metadata.description))
+                             entry.metadata.description, doc))
 
 
 def catalog_of(doc: SpecDocument, spec_dir: Path) -> tuple[Catalog, list[Diagnostic]]:

@@ -34,6 +34,8 @@ class Result:
     overlays: list[str] = field(default_factory=list)
     unchecked: Counter[Key] = field(default_factory=Counter)  # objects of kinds no schema knows
     unchecked_at: dict[Key, str] = field(default_factory=dict)  # the first folder that built one
+    built: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)  # stage -> what kustomize built
+    charts: int = 0  # releases whose charts were rendered and checked (validate --charts)
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -149,8 +151,8 @@ def validate_tree(files: dict[str, bytes], stages: dict[str, list[str]], schemas
         for rel, content in files.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(content)
-        for folders in stages.values():
-            built: list[dict[str, Any]] = []
+        for stage, folders in stages.items():
+            built: list[dict[str, Any]] = result.built.setdefault(stage, [])
             for folder in folders:
                 build = build_overlay(kustomize, root, folder)
                 result.overlays.append(folder)
@@ -161,7 +163,7 @@ def validate_tree(files: dict[str, bytes], stages: dict[str, list[str]], schemas
                     continue
                 for obj in build.objects:
                     diagnostics.update(_check_object(obj, folder, schemas, sources, result, seen))
-                built += build.objects
+                built.extend(build.objects)
             for obj, loc, message in check_policy(built):
                 diagnostics.add(Diagnostic("E705", message, sources.locate(obj, loc, folders[0]), _json_path(loc),
                                            hint=f"{_describe(obj)}: the rendered tree lost a safety property; "

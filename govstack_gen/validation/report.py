@@ -22,6 +22,7 @@ def text_report(result: Result) -> str:
         f"{'invalid' if result.errors else 'valid'}: {_plural(result.objects, 'object')} "
         f"({_plural(len(result.kinds), 'kind')}) from {_plural(len(result.overlays), 'overlay')}; "
         f"{checked} checked against Kubernetes {result.kube_version} and CRDs; "
+        + (f"{_plural(result.charts, 'chart release')} rendered and checked; " if result.charts else "") +
         f"{_plural(len(result.errors), 'error')}, {_plural(len(result.warnings), 'warning')}"
     )
     return "\n".join(lines) + "\n"
@@ -41,6 +42,7 @@ def json_report(result: Result | None, diagnostics: list[Diagnostic]) -> str:
         "objects": result.objects if result else 0,
         "kinds": dict(sorted(result.kinds.items())) if result else {},
         "overlays": result.overlays if result else [],
+        "chartReleases": result.charts if result else 0,
         "unchecked": [{"apiVersion": a, "kind": k, "count": n} for (a, k), n in sorted(result.unchecked.items())] if result else [],
         "errors": [diagnostic_json(d) for d in diagnostics if d.severity == "error"],
         "warnings": [diagnostic_json(d) for d in diagnostics if d.severity != "error"],
