@@ -154,7 +154,7 @@ def test_same_verdicts_as_upstream(level: str, version: str) -> None:
 
 
 def test_privileged_allows_anything() -> None:
-    owner, metadata, spec = chart_pods()[0]
+    _, metadata, spec = chart_pods()[0]
     pod = copy.deepcopy(spec)
     pod["hostNetwork"] = True
     assert evaluate("privileged", "v1.33", metadata, pod) == [] and upstream([("privileged", "v1.33", metadata, pod)]) == [[]]

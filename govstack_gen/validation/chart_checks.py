@@ -390,7 +390,7 @@ def _target_ports(service: Obj, port: Obj, templates: list[PodTemplate]) -> set[
 def _routes(ctx: Context, objects: list[Obj]) -> Iterator[Finding]:
     services = {str(_meta(o).get("name")): o for o in objects if o.get("kind") == "Service"}
     templates = list(pod_templates(objects))
-    reached: dict[int, set[int]] = {}  # route port -> the container ports behind it
+    reached: dict[int, dict[Loc, set[int]]] = {}  # route port -> the routes on it and the container ports behind them
     for route in ctx.fence.routes:
         kind, route_name = str(route.get("kind")), str(_meta(route).get("name"))
         field_name = "tcpRoutes" if kind == "IngressRouteTCP" else "routes"
@@ -415,11 +415,12 @@ def _routes(ctx: Context, objects: list[Obj]) -> Iterator[Finding]:
                                   + ", ".join(str(p.get("port")) for p in _service_ports(service)), "use one of the Service's ports")
                     continue
                 if isinstance(port, int):
-                    reached.setdefault(port, set()).update(_target_ports(service, ports[0], templates))
+                    reached.setdefault(port, {}).setdefault((field_name, spec_name, "port"), set()).update(
+                        _target_ports(service, ports[0], templates))
     yield from _policy_ports(ctx, templates, reached)
 
 
-def _policy_ports(ctx: Context, templates: list[PodTemplate], reached: dict[int, set[int]]) -> Iterator[Finding]:
+def _policy_ports(ctx: Context, templates: list[PodTemplate], reached: dict[int, dict[Loc, set[int]]]) -> Iterator[Finding]:
     """A port a network policy opens must be one the selected pods listen on (policies name pod
     ports, not Service ports)."""
     listening = {int(p["containerPort"]) for t in templates for p in _container_ports(t) if "containerPort" in p}
@@ -430,8 +431,10 @@ def _policy_ports(ctx: Context, templates: list[PodTemplate], reached: dict[int,
                 port = entry.get("port")
                 if not isinstance(port, int) or port in listening:
                     continue
-                behind = sorted(reached.get(port, set()))
-                route = _route_with_port(ctx.fence, port)
+                routes = reached.get(port, {})
+                behind = sorted({p for targets in routes.values() for p in targets})
+                # At the route whose Service sends the port elsewhere, else any route on it.
+                route = next((loc for loc, targets in routes.items() if targets), None) or _route_with_port(ctx.fence, port)
                 yield Finding("E727", ctx.block, route or ("routes",),
                               f"NetworkPolicy/{_meta(policy).get('name')} opens port {port}, on which no pod of the chart listens"
                               + (f" (the Service sends it to {', '.join(map(str, behind))})" if behind else ""),
@@ -463,6 +466,9 @@ def image_pinned(image: str) -> bool:
 
 # Amazon ECR registries are always private (they need the account's credentials).
 PRIVATE_REGISTRY = ".dkr.ecr."
+# Bitnami stopped serving versioned tags at docker.io/bitnami in 2025; they live on under
+# docker.io/bitnamilegacy (https://github.com/bitnami/containers/issues/83267).
+WITHDRAWN = ("docker.io/bitnami/", "bitnami/")
 
 
 def _images(ctx: Context, objects: list[Obj]) -> Iterator[Finding]:
@@ -477,6 +483,9 @@ def _images(ctx: Context, objects: list[Obj]) -> Iterator[Finding]:
         elif PRIVATE_REGISTRY in image:
             yield Finding("E729", ctx.block, ("values",), f"{_name(owner)} runs image {image!r} from a private registry",
                           "use a public image, or mirror it (govstack-gen bom --mirror)")
+        elif image.startswith(WITHDRAWN):
+            yield Finding("E729", ctx.block, ("values",), f"{_name(owner)} runs image {image!r}, which Bitnami no longer serves "
+                          "there", "take the same tag from docker.io/bitnamilegacy in the building block's values")
 
 
 def _references(ctx: Context, objects: list[Obj]) -> Iterator[Finding]:

@@ -1,0 +1,279 @@
+"""`validate --charts` on the real charts of ../shared/charts: every check fires where it must and
+stays quiet where it must not, on what helm really renders from the catalog's entries (varied
+through the spec, as a user would), and a missing chart or helm is a coded error, never a skip."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from govstack_gen.cli import main
+from helpers import CRDS, SHARED, helm_binary, kustomize_command
+
+CHARTS = SHARED / "charts"
+
+BASE = """\
+apiVersion: govstack.dev/v1alpha2
+kind: Environment
+metadata: {name: probe}
+platform: {type: k3s}
+storage:
+  backends:
+    - {name: main, type: local, root: /srv/k8s-data, node: {labels: {storage-id: main-01}}}
+ingress: {certResolvers: [letsencrypt], certResolver: letsencrypt}
+gitops: {url: "https://git.example.org/gov/probe.git", engine: ENGINE}
+stages: [{name: dev, domain: dev.example.org, sops: {age: [age1y432xsy8kt340n8ecm722ayg98vglrz0llkwd8nkpdgy0mz9395saxptqr]}}]
+buildingBlocks:
+"""
+
+
+@pytest.fixture(autouse=True)
+def tools(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    command = kustomize_command()
+    if command[1] == "build":
+        monkeypatch.setenv("KUSTOMIZE", command[0])
+    monkeypatch.setenv("HELM", helm_binary())
+    # One render cache for the module's tests, none of the user's.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def spec(tmp_path: Path, blocks: str, engine: str = "flux") -> Path:
+    path = tmp_path / "environment.yaml"
+    path.write_text(BASE.replace("ENGINE", engine) + textwrap.indent(textwrap.dedent(blocks), "  "))
+    return path
+
+
+def validate(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:
+    capsys.readouterr()
+    code = main(["validate", str(path), "--crds", str(CRDS), "--charts", "--chart-dir", str(CHARTS), "--offline", "--format",
+                 "json", *extra])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def codes(report: dict[str, Any]) -> list[str]:
+    return sorted(d["code"] for d in report["errors"] + report["warnings"])
+
+
+def messages(report: dict[str, Any], code: str) -> list[str]:
+    return [d["message"] for d in report["errors"] + report["warnings"] if d["code"] == code]
+
+
+MONITORING = "- {id: monitoring, catalog: {name: monitoring}}\n"
+MESSAGING = "- {id: messaging, catalog: {name: messaging}}\n"
+CACHE = "- {id: cache, catalog: {name: cache}}\n"
+
+
+JMX = "docker.io/bitnami/jmx-exporter:0.19.0-debian-11-r95"
+
+
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_monitoring_and_messaging_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str], engine: str) -> None:
+    """Their charts, with the catalog's values and messaging's influence on monitoring (a scrape
+    job the chart writes into prometheus.yml), break no rule, but for the one image the messaging
+    entry leaves to the chart: its JMX exporter, which Bitnami no longer serves."""
+    code, report = validate(spec(tmp_path, MONITORING + MESSAGING, engine), capsys)
+    assert code == 1 and report["chartReleases"] == 2
+    assert messages(report, "E729") == [f"messaging: StatefulSet/messaging-kafka-controller runs image '{JMX}', which Bitnami "
+                                        "no longer serves there"]
+    assert codes(report) == ["E729"]
+    pinned = MESSAGING.replace("}}", "}, values: {metrics: {jmx: {image: {repository: bitnamilegacy/jmx-exporter}}}}}")
+    code, report = validate(spec(tmp_path, MONITORING + pinned, engine), capsys)
+    assert (code, codes(report)) == (0, [])
+
+
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_kinds_the_reconciler_may_not_create(tmp_path: Path, capsys: pytest.CaptureFixture[str], engine: str) -> None:
+    blocks = """\
+    - id: monitoring
+      catalog: {name: monitoring}
+      values: {rbac: {create: true}, networkPolicy: {enabled: true}}
+    """
+    code, report = validate(spec(tmp_path, blocks, engine), capsys)
+    found = messages(report, "E723")
+    assert code == 1
+    assert any("ClusterRole/monitoring-prometheus-server (rbac.authorization.k8s.io/v1), a cluster-wide kind" in m for m in found)
+    assert any("ClusterRoleBinding/monitoring-prometheus-server" in m for m in found)
+    assert any("NetworkPolicy/monitoring-prometheus-server (networking.k8s.io/v1), which the namespace's helm-reconciler Role "
+               "may not create" in m for m in found)
+    if engine == "argocd":  # the AppProject's blacklist says so too
+        assert any("NetworkPolicy/monitoring-prometheus-server (networking.k8s.io/v1), which AppProject monitoring does not "
+                   "permit" in m for m in found) or len(found) == 3
+    located = [d for d in report["errors"] if d["code"] == "E723"]
+    assert {d["file"] for d in located} == {str(tmp_path / "environment.yaml")} and {d["line"] for d in located} == {13}
+
+
+def test_pod_security(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = validate(spec(tmp_path, CACHE), capsys)
+    assert code == 1 and codes(report) == ["E724"]
+    (message,) = messages(report, "E724")
+    assert message.startswith('cache: StatefulSet/cache-redis-master violates PodSecurity "restricted:v1.33": '
+                              'allowPrivilegeEscalation != false (container "redis" must set')
+    assert "seccompProfile" in message and "unrestricted capabilities" in message
+    # The same chart meets baseline, which the spec can declare with its reason.
+    baseline = """\
+    - id: cache
+      catalog: {name: cache}
+      podSecurity: {level: baseline, reason: the chart's Redis container keeps its default capabilities}
+    """
+    code, report = validate(spec(tmp_path, baseline), capsys)
+    assert (code, codes(report)) == (0, [])
+
+
+def test_claims(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocks = """\
+    - id: monitoring
+      catalog: {name: monitoring}
+      volumes: [{name: data, claimKey: server.persistentVolume.claimName}]
+    """
+    code, report = validate(spec(tmp_path, blocks), capsys)
+    assert code == 1
+    assert messages(report, "E725") == [
+        "monitoring: the chart creates PersistentVolumeClaim/monitoring-prometheus-server: no static volume of the spec is bound "
+        "to it, so its data lands on whatever the default storage class provisions",
+        "monitoring: volume 'data' (claim 'monitoring-data') is mounted by no pod of the chart: its data would go elsewhere",
+    ]
+    assert messages(report, "E728") == [
+        "monitoring: values key 'server.persistentVolume.claimName' (the claim of volume data) changes nothing the chart renders: "
+        "the chart does not read it"]
+    e728 = next(d for d in report["errors"] if d["code"] == "E728")
+    assert (e728["path"], e728["line"]) == ("buildingBlocks[0].volumes[0].claimKey", 14)
+
+
+def test_volume_claim_templates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A StatefulSet's claims are predictable but bound to nothing the spec declares."""
+    blocks = """\
+    - id: cache
+      catalog: {name: cache}
+      podSecurity: {level: baseline, reason: test}
+      volumes: [{name: data, $patch: delete}]
+      resources: {storage: 20Gi}
+    """
+    code, report = validate(spec(tmp_path, blocks), capsys)
+    assert code == 1
+    assert messages(report, "E725") == [
+        "cache: StatefulSet/cache-redis-master creates claim 'redis-data-cache-redis-master-0' from its volumeClaimTemplate "
+        "'redis-data': no static volume of the spec is bound to it, so its data lands on whatever the default storage class "
+        "provisions"]
+
+
+def test_budget(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocks = """\
+    - id: monitoring
+      catalog: {name: monitoring}
+      resources: {requests: {cpu: 150m, memory: 2Gi}, limits: {cpu: "2", memory: 4Gi}}
+    """
+    code, report = validate(spec(tmp_path, blocks), capsys)
+    assert code == 1 and codes(report) == ["E726"]
+    assert messages(report, "E726") == [
+        "monitoring: the chart's pods need requests.cpu 200m in all, above the namespace's quota of 150m "
+        "(Deployment/monitoring-prometheus-server 200m)"]
+    e726 = report["errors"][0]
+    assert (e726["path"], e726["line"]) == ("buildingBlocks[0].resources", 14)
+
+
+def test_routes_and_policy_ports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocks = """\
+    - id: monitoring
+      catalog: {name: monitoring}
+      routes:
+        - {name: ui, service: monitoring-prometheus-server, port: 80}
+        - {name: api, service: prometheus, port: 80}
+        - {name: push, service: monitoring-prometheus-server, port: 9091}
+    """
+    code, report = validate(spec(tmp_path, blocks), capsys)
+    assert code == 1 and set(codes(report)) == {"E727"}
+    found = sorted((d["path"], d["message"], d["hint"]) for d in report["errors"])
+    assert found == [
+        ("buildingBlocks[0].routes[0].port", "monitoring: NetworkPolicy/allow-ingress-controller opens port 80, on which no pod of "
+         "the chart listens (the Service sends it to 9090)",
+         "network policies name the pods' ports, not the Service's: the route's traffic is dropped"),
+        ("buildingBlocks[0].routes[1].service", "monitoring: IngressRoute/api routes to Service 'prometheus', which the chart does "
+         "not create", "did you mean 'monitoring-prometheus-server'? the chart's Services: monitoring-prometheus-server"),
+        ("buildingBlocks[0].routes[2].port", "monitoring: IngressRoute/push routes to port 9091 of Service "
+         "'monitoring-prometheus-server', which has ports 80", "use one of the Service's ports"),
+        ("buildingBlocks[0].routes[2].port", "monitoring: NetworkPolicy/allow-ingress-controller opens port 9091, on which no pod "
+         "of the chart listens", "network policies name the pods' ports, not the Service's: the route's traffic is dropped"),
+    ]
+    # The Service on the pods' own port: routed and allowed.
+    fine = """\
+    - id: monitoring
+      catalog: {name: monitoring}
+      values: {server: {service: {servicePort: 9090}}}
+      routes: [{name: ui, service: monitoring-prometheus-server, port: 9090}]
+    """
+    code, report = validate(spec(tmp_path, fine), capsys)
+    assert (code, codes(report)) == (0, [])
+
+
+def test_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocks = """\
+    - id: cache
+      catalog: {name: cache}
+      podSecurity: {level: baseline, reason: test}
+      values: {image: {tag: latest}}
+    """
+    code, report = validate(spec(tmp_path, blocks), capsys)
+    assert code == 1 and codes(report) == ["E729"]
+    assert messages(report, "E729") == ["cache: StatefulSet/cache-redis-master runs image 'docker.io/bitnamilegacy/redis:latest', "
+                                        "which is not pinned to a tag or digest"]
+    withdrawn = blocks.replace("{tag: latest}", "{repository: bitnami/redis}")
+    code, report = validate(spec(tmp_path, withdrawn), capsys)
+    assert messages(report, "E729") == ["cache: StatefulSet/cache-redis-master runs image 'docker.io/bitnami/redis:7.0.11', which "
+                                        "Bitnami no longer serves there"]
+
+
+def test_references(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocks = """\
+    - id: cache
+      catalog: {name: cache}
+      podSecurity: {level: baseline, reason: test}
+      secrets: [{name: cache-redis, $patch: delete}]
+    """
+    code, report = validate(spec(tmp_path, blocks), capsys)
+    assert code == 0 and report["errors"] == []  # a warning: the Secret may come from outside the tree
+    assert [(d["code"], d["message"]) for d in report["warnings"]] == [
+        ("E730", "cache: StatefulSet/cache-redis-master needs Secret 'cache-redis', which neither the chart nor the tree creates")]
+
+
+def test_missing_chart_helm_and_unrenderable_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocks = """\
+    - id: podinfo
+      resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: 500m, memory: 512Mi}}
+      chart: {repo: "https://stefanprodan.github.io/podinfo/", name: podinfo, version: "6.7.1"}
+    - id: payments
+      catalog: {name: payments}
+      requires: {strong: []}
+      routes: [{name: api, $patch: delete}]
+      influences: []
+    """
+    path = spec(tmp_path, blocks)
+    code, report = validate(path, capsys)
+    assert code == 1
+    (missing,) = messages(report, "E720")
+    assert missing.startswith("podinfo: chart podinfo 6.7.1 (https://stefanprodan.github.io/podinfo) not found: looked in "
+                              f"{CHARTS} and the cache ") and missing.endswith("; fetching is off (--offline)")
+    (broken,) = messages(report, "E722")
+    assert "payments: helm cannot render chart https://github.com/GovStackWorkingGroup/sandbox-deployment.git//blocks/" \
+           "mifos-payment-hub@v0.1.0: Error: An error occurred while checking for chart dependencies" in broken
+    assert "fin-engine" in broken
+    capsys.readouterr()
+    assert main(["validate", str(path), "--charts", "--helm", str(tmp_path / "no-helm"), "--offline"]) == 1
+    out = capsys.readouterr().out
+    assert f"error[E721]: {path}: cannot render the charts: helm '{tmp_path / 'no-helm'}' is not an executable" in out
+    assert "hint: install helm (scripts/install-tools helm builds the pinned one), or name it with --helm" in out
+
+
+def test_renders_are_cached(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = spec(tmp_path, CACHE)
+    first = validate(path, capsys)
+    renders = sorted((tmp_path / "cache" / "govstack-gen" / "renders").glob("*.json"))
+    assert renders  # the release, and the probe of its values
+    for entry in renders:  # a broken cache entry costs a render, never a wrong answer
+        entry.write_text("{not json")
+    assert validate(path, capsys) == first
+    assert validate(path, capsys) == first
