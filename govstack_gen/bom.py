@@ -19,7 +19,10 @@ from typing import Any
 from govstack_gen.resolve import Block, Resolved, ResolvedStage, deep_merge
 from govstack_gen.spec.model import GitChart
 
-__all__ = ["ChartEntry", "ImageEntry", "ImageRef", "bill_of_materials", "find_images", "split_reference"]
+__all__ = ["CHART_DEFAULT", "ChartEntry", "ImageEntry", "ImageRef", "bill_of_materials", "find_images", "split_reference",
+           "with_chart_images"]
+
+CHART_DEFAULT = "(chart)"  # the values path of an image the chart uses without values naming it
 
 DOCKER_HUB = "docker.io"
 # [registry[:port]/]path[:tag][@sha256:digest], lower-case path components (the distribution spec).
@@ -147,3 +150,23 @@ def bill_of_materials(env: Resolved) -> tuple[list[ChartEntry], list[ImageEntry]
                 images.append(ImageEntry(stage.name, block.id, ref.reference, ref.registry, ref.repository, ref.tag,
                                          ref.digest, ".".join(ref.path)))
     return charts, images
+
+
+def with_chart_images(images: list[ImageEntry], rendered: list[tuple[str, str, str]]) -> list[ImageEntry]:
+    """The images the values declare, plus those the charts render that no value names (`bom
+    --charts`): what a chart uses by default is pulled all the same."""
+    declared = {(i.stage, i.block, i.image) for i in images}
+    extra = []
+    for stage, block, image in rendered:
+        parts = split_reference(image)
+        if parts is None:
+            continue
+        registry, repository, tag, digest = parts
+        entry = ImageEntry(stage, block, f"{registry}/{repository}" + (f":{tag}" if tag else "") + (f"@{digest}" if digest else ""),
+                           registry, repository, tag, digest, CHART_DEFAULT)
+        if (stage, block, entry.image) not in declared:
+            declared.add((stage, block, entry.image))
+            extra.append(entry)
+    # Each chart's own images after the declared ones of its building block, in stage order.
+    order = {key: n for n, key in reversed(list(enumerate((e.stage, e.block) for e in [*images, *extra])))}
+    return sorted([*images, *extra], key=lambda i: (order[(i.stage, i.block)], i.values_path == CHART_DEFAULT))

@@ -32,6 +32,15 @@ def _spec_argument(command: argparse.ArgumentParser, what: str = "environment sp
     command.add_argument("spec", nargs="?", default=DEFAULT_SPEC, help=f"{what} (default: {DEFAULT_SPEC})")
 
 
+def _chart_options(command: argparse.ArgumentParser, what: str) -> None:
+    group = command.add_argument_group("charts", what)
+    group.add_argument("--charts", action="store_true", help="render the charts too")
+    group.add_argument("--chart-dir", action="append", default=[], metavar="DIR",
+                       help="folder of chart folders or packaged charts (.tgz), searched first; repeatable")
+    group.add_argument("--helm", metavar="CMD", help="helm binary (default: $HELM, then helm)")
+    group.add_argument("--offline", action="store_true", help="never fetch a chart (helm pull, git) into the chart cache")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="govstack-gen",
@@ -76,14 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--tree", metavar="DIR", help="check the tree in DIR (as committed, hand edits included) "
                           "instead of rendering the spec in memory")
     validate.add_argument("--format", choices=["text", "json"], default="text", help="report format (default: text)")
-    charts = validate.add_argument_group("charts", "render every building block's chart as its engine would and check "
-                                         "what it makes against the tree's rules (RBAC, Pod Security, claims, quota, routes, "
-                                         "images, values the chart never reads)")
-    charts.add_argument("--charts", action="store_true", help="render and check the charts too")
-    charts.add_argument("--chart-dir", action="append", default=[], metavar="DIR",
-                        help="folder of chart folders or packaged charts (.tgz), searched first; repeatable")
-    charts.add_argument("--helm", metavar="CMD", help="helm binary (default: $HELM, then helm)")
-    charts.add_argument("--offline", action="store_true", help="never fetch a chart (helm pull, git) into the chart cache")
+    _chart_options(validate, "render every building block's chart as its engine would and check what it makes against "
+                   "the tree's rules (RBAC, Pod Security, claims, quota, routes, images, values the chart never reads)")
+    validate.add_argument("--mirror", metavar="REGISTRY", help="check the tree `render --mirror REGISTRY` writes (with "
+                          "--charts: every image the charts run must come from the registry)")
     validate.set_defaults(run=_validate)
 
     diff = commands.add_parser(
@@ -112,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     bom.add_argument("--format", choices=["text", "json", "csv"], default="text", help="output format (default: text)")
     bom.add_argument("--mirror", metavar="REGISTRY", help="private registry (host[:port][/path]) the charts and images "
                      "are copied to")
+    _chart_options(bom, "also list the images the charts render without values naming them (valuesPath \"(chart)\")")
     bom.set_defaults(run=_bom)
 
     graph = commands.add_parser(
@@ -411,7 +417,7 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     result = None
     try:
         if kustomize and (renderer is not None or not args.charts):
-            result = validate_spec(spec, schemas, kustomize, tree, renderer)
+            result = validate_spec(spec, schemas, kustomize, tree, renderer, args.mirror)
             problems += result.diagnostics
     except SpecError as exc:
         problems += exc.diagnostics
@@ -425,6 +431,31 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         out.write("".join(d.render() + "\n" for d in problems))
         out.write(f"invalid: {errors} error{'s' if errors != 1 else ''} before anything could be rendered and checked\n")
     return ExitStatus.FAILURE if any(d.severity == "error" for d in problems) else ExitStatus.OK
+
+
+def _chart_images(args: argparse.Namespace, spec: Path, resolved: Resolved, err: TextIO) -> tuple[list[tuple[str, str, str]], bool]:
+    """For `bom --charts`: every image the charts render, and whether every chart rendered (what
+    did not is reported)."""
+    from govstack_gen.validation import DEFAULT_KUBE_VERSION
+    from govstack_gen.validation.build import KustomizeNotFound, kustomize_command
+    from govstack_gen.validation.chart_run import chart_images
+    from govstack_gen.validation.run import build_stages
+
+    problems: list[Diagnostic] = []
+    try:
+        kustomize = kustomize_command()
+    except KustomizeNotFound as exc:
+        print(f"govstack-gen: error: --charts: cannot build the tree: {exc}", file=err)
+        return [], False
+    renderer = _chart_renderer(args, spec, kustomize, DEFAULT_KUBE_VERSION, problems)
+    if renderer is None:
+        _print_warnings(problems, err)
+        return [], False
+    built, errors = build_stages(resolved, kustomize)
+    found, unrendered = chart_images(resolved, built, renderer)
+    for problem in [*errors, *unrendered]:
+        print(f"govstack-gen: error: --charts: {problem}; its images are missing from the list", file=err)
+    return found, not (errors or unrendered)
 
 
 def _chart_renderer(args: argparse.Namespace, spec: Path, kustomize: tuple[str, ...], kube_version: str,
@@ -469,7 +500,7 @@ def _diff(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
 
 def _bom(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
 
-    from govstack_gen.bom import bill_of_materials
+    from govstack_gen.bom import bill_of_materials, with_chart_images
     from govstack_gen.bom_report import csv_report, json_report, rows, text_report
     from govstack_gen.errors import ExitStatus
     from govstack_gen.mirror import mirror
@@ -482,9 +513,14 @@ def _bom(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     _print_warnings(resolved.warnings, err)
     if args.mirror:
         mirror(resolved, args.mirror)  # refuses an invalid registry before anything is printed
-    table = rows(*bill_of_materials(resolved), args.mirror)
+    charts, images = bill_of_materials(resolved)
+    complete = True
+    if args.charts:  # a list missing what a chart could not render says so, and fails
+        found, complete = _chart_images(args, spec, resolved, err)
+        images = with_chart_images(images, found)
+    table = rows(charts, images, args.mirror)
     out.write({"text": text_report, "json": json_report, "csv": csv_report}[args.format](table))
-    return ExitStatus.OK
+    return ExitStatus.OK if complete else ExitStatus.FAILURE
 
 
 def _graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:

@@ -21,9 +21,9 @@ import posixpath
 import re
 from typing import Any
 
-from govstack_gen.bom import find_images
+from govstack_gen.bom import ImageRef, find_images
 from govstack_gen.errors import Diagnostic, SourceLocation, SpecError
-from govstack_gen.resolve import Block, Resolved, StageDelta
+from govstack_gen.resolve import Block, Resolved, StageDelta, Written
 from govstack_gen.spec.model import GitChart, RepoChart
 
 __all__ = ["REGISTRY", "chart_target", "image_target", "mirror"]
@@ -75,7 +75,21 @@ def _rewrite(values: dict[str, Any], registry: str) -> dict[str, Any]:
 def _block(block: Block, registry: str) -> Block:
     url, name, version = _chart_target(registry, block.chart, block.chart.version)
     chart = RepoChart(repo=url, name=name, version=version)
-    return dataclasses.replace(block, chart=chart, values=_rewrite(block.values, registry))
+    # What the mirror writes must reach the chart like any value govstack-gen writes (images in
+    # lists or under dotted keys are left to the image check: their values key cannot be said).
+    written = [Written(".".join(key), f"the mirror's image {image_target(registry, ref.repository, ref.tag, ref.digest)}",
+                       block.id, ("values", *ref.path))
+               for ref in find_images(block.values)
+               if (key := _written_key(ref)) and not any(p.isdigit() or "." in p for p in key)]
+    return dataclasses.replace(block, chart=chart, values=_rewrite(block.values, registry), written=(*block.written, *written))
+
+
+def _written_key(ref: ImageRef) -> tuple[str, ...]:
+    """The values key the mirror rewrites for an image: the reference string, or the mapping's
+    registry (or repository, without a registry key)."""
+    if ref.style == "string":
+        return ref.path
+    return (*ref.path, "registry" if ref.has_registry_key else "repository")
 
 
 def _delta(block: Block, delta: StageDelta, registry: str) -> StageDelta:

@@ -16,16 +16,18 @@ from copier import run_copy, run_update
 
 from govstack_gen.catalog import load_catalog
 from govstack_gen.cli import main
-from helpers import ROOT, age_key, kustomize_command, sops_encrypt
+from helpers import ROOT, SHARED, age_key, helm_binary, kustomize_command, sops_encrypt
 
 # The commands CI of the generated repository runs (govstack-gen, yamllint) from this Python.
 ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-           GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org")
+           GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.org",
+           # The tests of the tree and its upgrades; the charts' own test is test_ci_checks_the_charts.
+           GOVSTACK_CHARTS="off")
 
 
-def run(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+def run(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     command = kustomize_command()  # for `govstack-gen validate` in the generated CI script
-    env = ENV | ({"KUSTOMIZE": command[0]} if command[1] == "build" else {})
+    env = ENV | ({"KUSTOMIZE": command[0]} if command[1] == "build" else {}) | (env or {})
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
 
@@ -76,6 +78,27 @@ def test_copy_for_argocd_renders_an_app_of_apps(tmp_path: Path) -> None:
     assert (repo / "clusters" / "dev" / "application-root.yaml").is_file()
     result = run(repo, "bash", "scripts/ci.sh")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_checks_the_charts(tmp_path: Path) -> None:
+    """With the charts reachable (here: ../shared/charts), the generated CI renders and checks
+    them: a building block whose chart breaks its namespace's rules fails it."""
+    repo = tmp_path / "env"
+    copy(repo, building_blocks=["monitoring"])
+    bootstrap(repo)
+    env = {"GOVSTACK_CHARTS": "check", "GOVSTACK_CHART_DIRS": str(SHARED / "charts"), "HELM": helm_binary(),
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = run(repo, "bash", "scripts/ci.sh", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 chart releases rendered and checked; 0 errors" in result.stdout  # monitoring, in dev and prod
+    repo = tmp_path / "env-cache"
+    copy(repo, building_blocks=["cache"])
+    bootstrap(repo)
+    result = run(repo, "bash", "scripts/ci.sh", env=env)
+    assert result.returncode == 1
+    assert 'cache: StatefulSet/cache-redis-master violates PodSecurity "restricted:v1.33"' in result.stdout
+    off = run(repo, "bash", "scripts/ci.sh", env={**env, "GOVSTACK_CHARTS": "off"})
+    assert off.returncode == 0 and "GOVSTACK_CHARTS=off: the charts are not rendered and checked" in off.stderr
 
 
 def test_ci_prints_the_rendered_diff_when_the_tree_is_stale(tmp_path: Path) -> None:

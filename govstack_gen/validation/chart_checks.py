@@ -173,6 +173,7 @@ class Context:
     declared_secrets: frozenset[str] = frozenset()
     volumes: tuple[tuple[str, str], ...] = ()  # (volume name, claim name) the spec declares for the block
     resources_loc: Loc = ("resources",)
+    mirror: str | None = None  # the registry every image must come from (render --mirror)
 
 
 def check_release(ctx: Context, objects: list[Obj]) -> list[Finding]:
@@ -217,16 +218,21 @@ def _kinds(ctx: Context, objects: list[Obj]) -> Iterator[Finding]:
             yield Finding("E723", ctx.block, (), f"the chart renders {_name(obj)} in namespace {namespace!r}, outside "
                           f"{ctx.namespace!r}", "a building block's chart writes only into its own namespace")
             continue
+        refused = []
         if not _allows(ctx.fence.rules, group, _plural(kind), "create"):
-            yield Finding("E723", ctx.block, (), f"the chart renders {_name(obj)} ({api}), which the namespace's helm-reconciler "
-                          f"Role may not create", _KIND_HINT)
-            continue
-        if ctx.project is not None:
-            project = ctx.project.get("spec") or {}
-            if _listed(project.get("namespaceResourceBlacklist") or [], group, kind) or (
-                    project.get("namespaceResourceWhitelist") and not _listed(project["namespaceResourceWhitelist"], group, kind)):
-                yield Finding("E723", ctx.block, (), f"the chart renders {_name(obj)} ({api}), which AppProject "
-                              f"{_meta(ctx.project).get('name')} does not permit", _KIND_HINT)
+            refused.append("the namespace's helm-reconciler Role may not create")
+        if ctx.project is not None and not _project_permits(ctx.project, group, kind):
+            refused.append(f"AppProject {_meta(ctx.project).get('name')} does not permit")
+        if refused:
+            yield Finding("E723", ctx.block, (), f"the chart renders {_name(obj)} ({api}), which {' and '.join(refused)}", _KIND_HINT)
+
+
+def _project_permits(project: Obj, group: str, kind: str) -> bool:
+    spec = project.get("spec") or {}
+    if _listed(spec.get("namespaceResourceBlacklist") or [], group, kind):
+        return False
+    whitelist = spec.get("namespaceResourceWhitelist")
+    return not whitelist or _listed(whitelist, group, kind)
 
 
 _KIND_HINT = ("the platform renders namespaces, volumes, RBAC, network policies and quotas: switch the chart's own off in "
@@ -483,6 +489,10 @@ def _images(ctx: Context, objects: list[Obj]) -> Iterator[Finding]:
         elif PRIVATE_REGISTRY in image:
             yield Finding("E729", ctx.block, ("values",), f"{_name(owner)} runs image {image!r} from a private registry",
                           "use a public image, or mirror it (govstack-gen bom --mirror)")
+        elif ctx.mirror and not image.startswith(f"{ctx.mirror}/"):
+            yield Finding("E729", ctx.block, ("values",), f"{_name(owner)} runs image {image!r}, not one of the mirror "
+                          f"{ctx.mirror}: render --mirror rewrites only the images values name",
+                          "name the image in the building block's values (registry, repository, tag), so the mirror rewrites it")
         elif image.startswith(WITHDRAWN):
             yield Finding("E729", ctx.block, ("values",), f"{_name(owner)} runs image {image!r}, which Bitnami no longer serves "
                           "there", "take the same tag from docker.io/bitnamilegacy in the building block's values")

@@ -14,11 +14,11 @@ from govstack_gen.errors import Diagnostic
 from govstack_gen.resolve import Block, Resolved, Written
 from govstack_gen.spec.locate import BlockLocator
 from govstack_gen.spec.types import values_path
-from govstack_gen.validation.chart_checks import Context, Fence, Finding, check_release, fences
+from govstack_gen.validation.chart_checks import Context, Fence, Finding, check_release, fences, images
 from govstack_gen.validation.chart_render import Rendered, Renderer
 from govstack_gen.validation.releases import Release, releases
 
-__all__ = ["ChartReport", "check_charts"]
+__all__ = ["ChartReport", "chart_images", "check_charts"]
 
 Obj = dict[str, Any]
 PROBE = "govstack-probe-{}"  # a DNS-safe value that survives templates validating names
@@ -31,8 +31,10 @@ class ChartReport:
     objects: int = 0  # objects the charts rendered, in all
 
 
-def check_charts(resolved: Resolved, locator: BlockLocator, built: dict[str, list[Obj]], renderer: Renderer) -> ChartReport:
-    """`built`: stage -> every object kustomize built for it."""
+def check_charts(resolved: Resolved, locator: BlockLocator, built: dict[str, list[Obj]], renderer: Renderer,
+                 mirror: str | None = None) -> ChartReport:
+    """`built`: stage -> every object kustomize built for it; `mirror`: the registry every image
+    must come from (render --mirror)."""
     blocks = {b.id: b for b in resolved.blocks}
     found = [(release, fences(objects)) for stage, objects in built.items()
              for release in releases(stage, resolved.gitops.engine, objects)]
@@ -43,7 +45,7 @@ def check_charts(resolved: Resolved, locator: BlockLocator, built: dict[str, lis
         block = blocks.get(release.block)
         if block is None:
             continue
-        for finding in _check(release, result, block, stage_fences, renderer):
+        for finding in _check(release, result, block, stage_fences, renderer, mirror):
             findings.setdefault(finding, []).append(release.stage)
         if result.objects:
             report.releases += 1
@@ -55,6 +57,20 @@ def check_charts(resolved: Resolved, locator: BlockLocator, built: dict[str, lis
     return report
 
 
+def chart_images(resolved: Resolved, built: dict[str, list[Obj]], renderer: Renderer) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(stage, building block, image) of every container the charts render, and what could not
+    be rendered (for bom)."""
+    found = [release for stage, objects in built.items() for release in releases(stage, resolved.gitops.engine, objects)]
+    out: list[tuple[str, str, str]] = []
+    problems = []
+    for result in renderer.render_all(found):
+        release = result.release
+        if result.missing or result.error:
+            problems.append(f"{release.block} ({release.stage}): {result.missing or _first_lines(result.error)}")
+        out += sorted({(release.stage, release.block, image) for _, image in images(list(result.objects))})
+    return out, problems
+
+
 def _diagnostic(finding: Finding, where: list[str], stages: list[str], locator: BlockLocator) -> Diagnostic:
     location, path = locator.locate(finding.block, finding.loc)
     named = sorted(set(where))
@@ -62,7 +78,8 @@ def _diagnostic(finding: Finding, where: list[str], stages: list[str], locator: 
     return Diagnostic(finding.code, f"{finding.block}{scope}: {finding.message}", location, path, finding.hint, finding.severity)
 
 
-def _check(release: Release, result: Rendered, block: Block, stage_fences: dict[str, Fence], renderer: Renderer) -> Iterator[Finding]:
+def _check(release: Release, result: Rendered, block: Block, stage_fences: dict[str, Fence], renderer: Renderer,
+           mirror: str | None) -> Iterator[Finding]:
     if result.missing:
         yield Finding("E720", block.id, ("chart",), f"chart {release.chart} not found: {result.missing}",
                       "pass --chart-dir DIR with the chart's folder or package (helm pull / git clone), or allow fetching")
@@ -76,7 +93,7 @@ def _check(release: Release, result: Rendered, block: Block, stage_fences: dict[
     if project is None and release.engine == "argocd":
         project = next((f.projects[release.project or ""] for f in stage_fences.values() if release.project in f.projects), None)
     ctx = Context(block.id, release.namespace, release.engine, fence, project,
-                  frozenset(s.name for s in block.spec.secrets), tuple((v.name, v.claim) for v in block.volumes))
+                  frozenset(s.name for s in block.spec.secrets), tuple((v.name, v.claim) for v in block.volumes), mirror=mirror)
     objects = list(result.objects)
     yield from check_release(ctx, objects)
     assert result.chart is not None

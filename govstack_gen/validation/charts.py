@@ -115,6 +115,9 @@ class ChartStore:
     cache: Path | None = None
     fetch: bool = False
     helm: str = "helm"
+    # A chart known under another name: a mirrored chart (render --mirror) is the same chart as
+    # the one at its source, found there.
+    aliases: dict[ChartRef, ChartRef] = field(default_factory=dict)
     _indexed: list[_Found] | None = field(default=None, init=False, repr=False)
     _failed: dict[ChartRef, str] = field(default_factory=dict, init=False, repr=False)
 
@@ -141,6 +144,10 @@ class ChartStore:
 
     def find(self, ref: ChartRef) -> Path | str:
         """The chart's folder or package, or what was tried (for the message)."""
+        if ref in self.aliases:  # at its source first, then as the mirror names it
+            original = self.find(self.aliases[ref])
+            if isinstance(original, Path):
+                return original
         found = self._match(ref)
         if found is not None:
             return found
