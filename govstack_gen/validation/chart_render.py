@@ -86,24 +86,21 @@ class Renderer:
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
             return list(pool.map(lambda pair: self._render(*pair), found))
 
-    def render_with(self, release: Release, chart: Path, values: Obj, *, cached: bool = True) -> Rendered:
+    def render_with(self, release: Release, chart: Path, values: Obj, *, again: bool = False) -> Rendered:
         """The same release with other values (for probing which values the chart reads);
-        cached=False renders afresh (what a chart's random values make differ)."""
-        other = dataclasses.replace(release, values=values)
-        if not cached:
-            objects, error = self._template(other, chart)
-            return Rendered(other, tuple(objects), chart, error=error)
-        return self._render(other, chart)
+        again=True is a second, independent render of them (kept apart in the cache), to see
+        what a chart's random values make differ."""
+        return self._render(dataclasses.replace(release, values=values), chart, "again" if again else "")
 
-    def _key(self, release: Release, chart: Path) -> str:
+    def _key(self, release: Release, chart: Path, salt: str = "") -> str:
         material = json.dumps([CACHE_FORMAT, self._digests.get(chart) or chart_digest(chart), release.name, release.namespace,
-                               release.values, release.patches, self.kube_version, self.helm_version], sort_keys=True)
+                               release.values, release.patches, self.kube_version, self.helm_version, salt], sort_keys=True)
         return hashlib.sha256(material.encode()).hexdigest()
 
-    def _render(self, release: Release, chart: Path | str) -> Rendered:
+    def _render(self, release: Release, chart: Path | str, salt: str = "") -> Rendered:
         if isinstance(chart, str):
             return Rendered(release, missing=chart)
-        key = self._key(release, chart)
+        key = self._key(release, chart, salt)
         cached = self._cached(key)
         if cached is not None:
             return Rendered(release, tuple(cached.get("objects", [])), chart, error=str(cached.get("error", "")))

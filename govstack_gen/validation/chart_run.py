@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,11 +42,16 @@ def check_charts(resolved: Resolved, locator: BlockLocator, built: dict[str, lis
     rendered = renderer.render_all(release for release, _ in found)
     report = ChartReport()
     findings: dict[Finding, list[str]] = {}
-    for (release, stage_fences), result in zip(found, rendered, strict=True):
+    def check(pair: tuple[tuple[Release, dict[str, Fence]], Rendered]) -> list[Finding]:
+        (release, stage_fences), result = pair
         block = blocks.get(release.block)
-        if block is None:
-            continue
-        for finding in _check(release, result, block, stage_fences, renderer, mirror):
+        return [] if block is None else list(_check(release, result, block, stage_fences, renderer, mirror))
+
+    # The checks render too (probing values): in parallel like the renders.
+    with ThreadPoolExecutor(max_workers=renderer.jobs) as pool:
+        checked = list(pool.map(check, zip(found, rendered, strict=True)))
+    for ((release, _), result), release_findings in zip(zip(found, rendered, strict=True), checked, strict=True):
+        for finding in release_findings:
             findings.setdefault(finding, []).append(release.stage)
         if result.objects:
             report.releases += 1
@@ -135,7 +141,7 @@ def _unread_values(release: Release, result: Rendered, block: Block, renderer: R
     # Charts that generate passwords or checksums render differently every time: what differs
     # between two renders of the same values is noise, left out of the comparison.
     baseline = _flat(result.objects)
-    again = _flat(renderer.render_with(release, result.chart, release.values, cached=False).objects)
+    again = _flat(renderer.render_with(release, result.chart, release.values, again=True).objects)
     noise = {path for path in baseline.keys() | again.keys() if baseline.get(path) != again.get(path)}
     for written in unseen:
         without = copy.deepcopy(release.values)
