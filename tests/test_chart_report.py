@@ -18,19 +18,14 @@ from typing import Any
 import pytest
 
 from govstack_gen.cli import main
-from helpers import CASES, EXAMPLES, ROOT, SHARED, helm_binary, kustomize_command
+from helpers import CASES, EXAMPLES, ROOT, SHARED
 
 SPECS = sorted(EXAMPLES.glob("*/environment.yaml")) + sorted((CASES / "valid").glob("*/environment.yaml"))
 RECORDED = CASES / "charts"
 
 
 @pytest.fixture(autouse=True)
-def tools(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    command = kustomize_command()
-    if command[1] == "build":
-        monkeypatch.setenv("KUSTOMIZE", command[0])
-    monkeypatch.setenv("HELM", helm_binary())
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+def tools(chart_tools: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)  # reports name the spec as given: relative, the same on every machine
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from govstack_gen.cli import main
-from helpers import CRDS, SHARED, helm_binary, kustomize_command
+from helpers import CRDS, SHARED, helm_binary
 
 CHARTS = SHARED / "charts"
 
@@ -31,14 +31,7 @@ buildingBlocks:
 """
 
 
-@pytest.fixture(autouse=True)
-def tools(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    command = kustomize_command()
-    if command[1] == "build":
-        monkeypatch.setenv("KUSTOMIZE", command[0])
-    monkeypatch.setenv("HELM", helm_binary())
-    # One render cache for the module's tests, none of the user's.
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+pytestmark = pytest.mark.usefixtures("chart_tools")
 
 
 def spec(tmp_path: Path, blocks: str, engine: str = "flux") -> Path:
