@@ -103,6 +103,8 @@ CODES: dict[str, str] = {
     "E514": "duplicate volume or backend name",
     "E515": "values key already set to something else",
     "E516": "the render would move or drop data",
+    "E517": "a volume's claim given both ways (claimKey and chartClaim)",
+    "E518": "storageClassKey without chartClaim",
     # E6xx: ingress, access and tenancy
     "E601": "invalid route host",
     "E602": "the same host and path routed twice",

@@ -25,6 +25,7 @@ from govstack_gen.bom import ImageRef, find_images
 from govstack_gen.errors import Diagnostic, SourceLocation, SpecError
 from govstack_gen.resolve import Block, Resolved, StageDelta, Written
 from govstack_gen.spec.model import GitChart, RepoChart
+from govstack_gen.spec.types import is_commit
 
 __all__ = ["REGISTRY", "chart_target", "image_target", "mirror"]
 
@@ -38,7 +39,9 @@ def chart_target(registry: str, name_or_path: str, version: str, *, git: bool) -
     folder) is packaged with its tag as the chart version, without the leading v (Helm wants
     SemVer 2: 1.4.2)."""
     if git:
-        return f"oci://{registry}/{CHARTS}", posixpath.basename(name_or_path), version.removeprefix("v")
+        # A commit has no version of its own: a SemVer 2 pre-release naming it stands in.
+        packaged = f"0.0.0-git.{version[:12]}" if is_commit(version) else version.removeprefix("v")
+        return f"oci://{registry}/{CHARTS}", posixpath.basename(name_or_path), packaged
     return f"oci://{registry}/{CHARTS}", name_or_path, version
 
 

@@ -29,7 +29,7 @@ from govstack_gen.spec.model import (
     Sops,
 )
 from govstack_gen.spec.requirements import external_calls, influences_on, requirement_edges
-from govstack_gen.spec.storage import Placement, placements
+from govstack_gen.spec.storage import Placement, placements, storage_class_name
 from govstack_gen.spec.tenancy import ingress_namespace
 from govstack_gen.spec.types import values_path
 
@@ -52,6 +52,8 @@ class ResolvedVolume:
     access_modes: tuple[str, ...]
     path: str | None
     handle: str | None
+    chart_created: bool = False  # the chart creates the claim (chartClaim); the PV is pre-bound to it
+    class_key: bool = False  # its storage class goes into the chart's values (storageClassKey)
 
     @property
     def static(self) -> bool:
@@ -152,13 +154,6 @@ class Resolved:
         return next(b for b in self.blocks if b.id == block_id)
 
 
-def storage_class_name(env_name: str, backend: Backend) -> str:
-    """Static backends get a class of ours, cluster-wide, so named per environment."""
-    if isinstance(backend, DynamicBackend):
-        return backend.storage_class_name
-    return f"{env_name}.{backend.name}"
-
-
 def resolve(env: Environment, source: str) -> Resolved:
     located: dict[str, list[Placement]] = {}
     for placement in placements(env):
@@ -194,11 +189,17 @@ def _block(env_name: str, spec: BuildingBlock, located: list[Placement], require
             _set_path(values, values_path(key), service.url)
             written.append(Written(key, f"the address of {service.id}", spec.id, ("requires",)))
     for placement, volume in zip(located, volumes, strict=True):
+        where: tuple[str | int, ...] = (("database", "inChart") if placement.loc[-1] == "database"
+                                        else ("volumes", placement.volume.name))
         if placement.volume.claim_key:
             _set_path(values, values_path(placement.volume.claim_key), volume.claim)
-            loc: tuple[str | int, ...] = (("database", "inChart", "claimKey") if placement.loc[-1] == "database"
-                                          else ("volumes", placement.volume.name, "claimKey"))
-            written.append(Written(placement.volume.claim_key, f"the claim of volume {placement.volume.name}", spec.id, loc))
+            written.append(Written(placement.volume.claim_key, f"the claim of volume {placement.volume.name}", spec.id,
+                                   (*where, "claimKey")))
+        if placement.volume.storage_class_key:
+            # The chart's own claim takes the class whose only volumes are ours: it binds to the pre-bound PV.
+            _set_path(values, values_path(placement.volume.storage_class_key), volume.storage_class)
+            written.append(Written(placement.volume.storage_class_key, f"the storage class of volume {placement.volume.name}",
+                                   spec.id, (*where, "storageClassKey")))
     for source, source_ns, influence, index in influences:
         names = {"${environment}": env_name, "${block.id}": source, "${block.namespace}": source_ns}
         for position, append in enumerate(influence.append):
@@ -282,7 +283,7 @@ def _volume(env_name: str, spec: BuildingBlock, placement: Placement) -> Resolve
     return ResolvedVolume(
         name=volume.name,
         backend=backend,
-        claim=f"{spec.id}-{volume.name}",
+        claim=volume.chart_claim or f"{spec.id}-{volume.name}",
         # Dots cannot appear in either part, so no two volumes of an environment share a name.
         volume_name=f"{env_name}.{spec.ns}.{volume.name}" if static else None,
         storage_class=storage_class_name(env_name, backend),
@@ -291,6 +292,8 @@ def _volume(env_name: str, spec: BuildingBlock, placement: Placement) -> Resolve
         access_modes=tuple(volume.access_modes),
         path=placement.path,
         handle=placement.handle,
+        chart_created=volume.chart_claim is not None,
+        class_key=volume.storage_class_key is not None,
     )
 
 

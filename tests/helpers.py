@@ -142,3 +142,8 @@ def _metadata_errors(obj: dict[str, Any]) -> list[str]:
             if not isinstance(k, str) or not isinstance(v, str):
                 errors.append(f"metadata.{field}.{k}: must be a string")
     return errors
+
+
+# The commit of GovStackWorkingGroup/sandbox-deployment that ../shared/charts/sandbox was taken
+# from (SOURCES.md gives its first 12 digits; test_catalog checks the entries pin it).
+SANDBOX_COMMIT = "15bc760128286f7154cfc6d4ffb21322351d164c"

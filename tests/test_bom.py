@@ -13,7 +13,7 @@ import pytest
 
 from govstack_gen.bom import find_images, split_reference
 from govstack_gen.cli import main
-from helpers import CRDS, EXAMPLES, kustomize_build, read_tree
+from helpers import CRDS, EXAMPLES, SANDBOX_COMMIT, kustomize_build, read_tree
 
 K3S = EXAMPLES / "sandbox-k3s" / "environment.yaml"
 REGISTRY = "registry.internal:5000/govstack"
@@ -35,25 +35,28 @@ def test_every_chart_and_image_per_stage(capsys: pytest.CaptureFixture[str]) -> 
     # From the catalog entry the example names (catalog: {name: monitoring}).
     assert charts[("dev", "monitoring")] == ("helm", "https://prometheus-community.github.io/helm-charts", "prometheus", "25.27.0")
     assert charts[("prod", "payments")] == (
-        "git", "https://github.com/GovStackWorkingGroup/sandbox-deployment.git", "blocks/mifos-payment-hub", "v0.1.0")
+        "git", "https://github.com/GovStackWorkingGroup/sandbox-deployment.git", "blocks/mifos-payment-hub", SANDBOX_COMMIT)
     images = sorted((i["stage"], i["buildingBlock"], i["image"], i["valuesPath"]) for i in report["images"])
     assert images == [
         ("dev", "cache", "docker.io/bitnamilegacy/redis:7.0.11", "image"),
+        ("dev", "messaging", "docker.io/bitnamilegacy/jmx-exporter:0.19.0-debian-11-r95", "metrics.jmx.image"),
         ("dev", "messaging", "docker.io/bitnamilegacy/kafka:3.6.0", "image"),
         ("prod", "cache", "docker.io/bitnamilegacy/redis:7.0.11", "image"),
+        ("prod", "messaging", "docker.io/bitnamilegacy/jmx-exporter:0.19.0-debian-11-r95", "metrics.jmx.image"),
         ("prod", "messaging", "docker.io/bitnamilegacy/kafka:3.6.0", "image"),
     ]
 
 
 def test_csv_and_text_with_mirror_targets(capsys: pytest.CaptureFixture[str]) -> None:
     table = list(csv.DictReader(io.StringIO(bom(capsys, str(K3S), "--format", "csv", "--mirror", REGISTRY))))
-    mirrors = {(r["type"], r["stage"], r["buildingBlock"]): r["mirror"] for r in table}
-    assert mirrors[("chart", "prod", "messaging")] == f"oci://{REGISTRY}/charts/kafka:26.1.0"
-    assert mirrors[("chart", "dev", "payments")] == f"oci://{REGISTRY}/charts/mifos-payment-hub:0.1.0"
-    assert mirrors[("image", "dev", "messaging")] == f"{REGISTRY}/bitnamilegacy/kafka:3.6.0"
+    mirrors = {(r["type"], r["stage"], r["buildingBlock"], r["valuesPath"]): r["mirror"] for r in table}
+    assert mirrors[("chart", "prod", "messaging", "")] == f"oci://{REGISTRY}/charts/kafka:26.1.0"
+    assert mirrors[("chart", "dev", "payments", "")] == f"oci://{REGISTRY}/charts/mifos-payment-hub:0.0.0-git.15bc76012828"
+    assert mirrors[("image", "dev", "messaging", "image")] == f"{REGISTRY}/bitnamilegacy/kafka:3.6.0"
     text = bom(capsys, str(K3S), "--mirror", REGISTRY)
     assert text.splitlines()[0].split() == ["STAGE", "BUILDING", "BLOCK", "SOURCE", "CHART", "VERSION", "MIRROR"]
-    assert f"dev    cache           docker.io/bitnamilegacy/redis:7.0.11  image   {REGISTRY}/bitnamilegacy/redis:7.0.11" in text
+    rows = [line.split() for line in text.splitlines()]
+    assert ["dev", "cache", "docker.io/bitnamilegacy/redis:7.0.11", "image", f"{REGISTRY}/bitnamilegacy/redis:7.0.11"] in rows
 
 
 @pytest.mark.parametrize(("values", "found"), [
@@ -86,7 +89,8 @@ def test_the_mirrored_tree_takes_everything_from_the_registry_and_validates(tmp_
     objects += [o for stage in ("dev", "prod") for o in kustomize_build(tree / f"building-blocks/{stage}/payments")]
     sources = [o for o in objects if o["kind"] in ("HelmRepository", "OCIRepository", "GitRepository")]
     assert sources and all(o["spec"]["url"].startswith(f"oci://{REGISTRY}/charts/") for o in sources)
-    assert {o["spec"]["ref"]["tag"] for o in sources} == {"26.1.0", "26.2.0", "0.1.0"}
+    # The sandbox's git charts, pinned to a commit, are packaged as a pre-release naming it.
+    assert {o["spec"]["ref"]["tag"] for o in sources} == {"26.1.0", "26.2.0", "0.0.0-git.15bc76012828"}
     releases = [o for o in objects if o["kind"] == "HelmRelease"]
     images = [i for r in releases for i in find_images(r["spec"]["values"])]
     assert images and all(i.registry == REGISTRY.split("/")[0] or i.reference.startswith(REGISTRY) for i in images)

@@ -18,10 +18,10 @@ from govstack_gen.cli import main
 from govstack_gen.graph import depths
 from govstack_gen.pipeline import load_and_resolve
 from govstack_gen.render.targets import render_files
-from govstack_gen.spec.model import ExternalSpec, Selector
+from govstack_gen.spec.model import ExternalSpec, GitChart, Selector
 from govstack_gen.spec.requirements import describe, matches
 from govstack_gen.spec.semver import parse_version
-from helpers import CASES, EXAMPLES
+from helpers import CASES, EXAMPLES, SANDBOX_COMMIT, SHARED
 
 K3S = EXAMPLES / "sandbox-k3s" / "environment.yaml"
 SANDBOX = {"information-mediator", "messaging", "payments", "digital-registries", "registration", "cache", "monitoring"}
@@ -126,6 +126,18 @@ def test_requirements_become_the_order_of_both_engines() -> None:
     assert set(block["payments"].connects_to) == {"information-mediator", "messaging"}
 
 
+def test_git_charts_pin_the_commit_of_the_chart_snapshot() -> None:
+    """sandbox-deployment tags no releases: its charts are pinned to the commit the snapshot in
+    ../shared/charts was taken from (SOURCES.md), which the source controllers can fetch."""
+    sources = (SHARED / "charts" / "SOURCES.md").read_text()
+    short = {line.split("(")[1].split(")")[0] for line in sources.splitlines()
+             if line.startswith("| sandbox/") and "GovStackWorkingGroup/sandbox-deployment" in line}
+    assert short == {SANDBOX_COMMIT[:12]}
+    git = [e for e in load_catalog().entries if not isinstance(e.spec, ExternalSpec) and isinstance(e.spec.chart, GitChart)]
+    assert {e.name for e in git} == {"information-mediator", "digital-registries", "registration", "payments"}
+    assert {e.spec.chart.version for e in git if isinstance(e.spec.chart, GitChart)} == {SANDBOX_COMMIT}
+
+
 def test_influences_change_the_influenced_blocks_config_and_say_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", str(K3S), "--output", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
@@ -134,9 +146,8 @@ def test_influences_change_the_influenced_blocks_config_and_say_so(tmp_path: Pat
     release = yaml.safe_load((tmp_path / "out/building-blocks/base/information-mediator/helmrelease-information-mediator.yaml")
                              .read_text())
     assert release["metadata"]["annotations"]["govstack.dev/influenced-by"] == "digital-registries, payments, registration"
-    assert release["spec"]["values"]["sandbox-im-xroad-ss"]["subsystems"] == [
-        {"code": "digital-registries", "namespace": "digital-registries"}, {"code": "payments", "namespace": "payments"},
-        {"code": "registration", "namespace": "registration"}]
+    # The sandbox chart has no value for its subsystems: those influences only open the way.
+    assert release["spec"]["values"]["sandbox-im-xroad-ss"] == {"dbStorage": "5Gi"}
     prometheus = yaml.safe_load((tmp_path / "out/building-blocks/base/monitoring/helmrelease-monitoring.yaml").read_text())
     jobs = prometheus["spec"]["values"]["serverFiles"]["prometheus.yml"]["scrape_configs"]
     assert [j["job_name"] for j in jobs] == ["prometheus", "messaging"]
@@ -145,6 +156,8 @@ def test_influences_change_the_influenced_blocks_config_and_say_so(tmp_path: Pat
     policies = tmp_path / "out/platform/base"
     assert (policies / "monitoring/networkpolicy-allow-to-messaging.yaml").is_file()
     assert (policies / "messaging/networkpolicy-allow-from-monitoring.yaml").is_file()
+    assert (policies / "information-mediator/networkpolicy-allow-to-payments.yaml").is_file()
+    assert (policies / "payments/networkpolicy-allow-from-information-mediator.yaml").is_file()
 
 
 def test_a_user_catalog_folder_adds_and_shadows_entries(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

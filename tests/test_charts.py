@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from govstack_gen.cli import main
-from helpers import CRDS, SHARED, helm_binary
+from helpers import CRDS, SANDBOX_COMMIT, SHARED, helm_binary
 
 CHARTS = SHARED / "charts"
 
@@ -61,21 +61,21 @@ CACHE = "- {id: cache, catalog: {name: cache}}\n"
 
 
 JMX = "docker.io/bitnami/jmx-exporter:0.19.0-debian-11-r95"
+LEGACY_JMX = "docker.io/bitnamilegacy/jmx-exporter:0.19.0-debian-11-r95"  # where the messaging entry takes it from
 
 
 @pytest.mark.parametrize("engine", ["flux", "argocd"])
 def test_monitoring_and_messaging_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str], engine: str) -> None:
     """Their charts, with the catalog's values and messaging's influence on monitoring (a scrape
-    job the chart writes into prometheus.yml), break no rule, but for the one image the messaging
-    entry leaves to the chart: its JMX exporter, which Bitnami no longer serves."""
+    job the chart writes into prometheus.yml), break no rule; the JMX exporter's image taken back
+    from where Bitnami no longer serves it does."""
     code, report = validate(spec(tmp_path, MONITORING + MESSAGING, engine), capsys)
-    assert code == 1 and report["chartReleases"] == 2
+    assert (code, codes(report), report["chartReleases"]) == (0, [], 2)
+    withdrawn = MESSAGING.replace("}}", "}, values: {metrics: {jmx: {image: {repository: bitnami/jmx-exporter}}}}}")
+    code, report = validate(spec(tmp_path, MONITORING + withdrawn, engine), capsys)
+    assert code == 1
     assert messages(report, "E729") == [f"messaging: StatefulSet/messaging-kafka-controller runs image '{JMX}', which Bitnami "
                                         "no longer serves there"]
-    assert codes(report) == ["E729"]
-    pinned = MESSAGING.replace("}}", "}, values: {metrics: {jmx: {image: {repository: bitnamilegacy/jmx-exporter}}}}}")
-    code, report = validate(spec(tmp_path, MONITORING + pinned, engine), capsys)
-    assert (code, codes(report)) == (0, [])
 
 
 @pytest.mark.parametrize("engine", ["flux", "argocd"])
@@ -99,18 +99,22 @@ def test_kinds_the_reconciler_may_not_create(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_pod_security(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The catalog's security contexts meet the restricted level; without them the chart's don't.
     code, report = validate(spec(tmp_path, CACHE), capsys)
+    assert (code, codes(report)) == (0, [])
+    plain = """\
+    - id: cache
+      catalog: {name: cache}
+      values: {master: {podSecurityContext: {enabled: false}, containerSecurityContext: {enabled: false}}}
+    """
+    code, report = validate(spec(tmp_path, plain), capsys)
     assert code == 1 and codes(report) == ["E724"]
     (message,) = messages(report, "E724")
     assert message.startswith('cache: StatefulSet/cache-redis-master violates PodSecurity "restricted:v1.33": '
                               'allowPrivilegeEscalation != false (container "redis" must set')
     assert "seccompProfile" in message and "unrestricted capabilities" in message
-    # The same chart meets baseline, which the spec can declare with its reason.
-    baseline = """\
-    - id: cache
-      catalog: {name: cache}
-      podSecurity: {level: baseline, reason: the chart's Redis container keeps its default capabilities}
-    """
+    # The same pods meet baseline, which the spec can declare with its reason.
+    baseline = plain + "  podSecurity: {level: baseline, reason: the chart's Redis container keeps its default capabilities}\n"
     code, report = validate(spec(tmp_path, baseline), capsys)
     assert (code, codes(report)) == (0, [])
 
@@ -150,6 +154,66 @@ def test_volume_claim_templates(tmp_path: Path, capsys: pytest.CaptureFixture[st
         "cache: StatefulSet/cache-redis-master creates claim 'redis-data-cache-redis-master-0' from its volumeClaimTemplate "
         "'redis-data': no static volume of the spec is bound to it, so its data lands on whatever the default storage class "
         "provisions"]
+
+
+def chart_claim(volume: str, values: str = "") -> str:
+    """The cache entry with its volume given to the claim the Redis StatefulSet creates."""
+    return f"""\
+    - id: cache
+      catalog: {{name: cache}}
+      values: {{master: {{persistence: {{size: 2Gi{values}}}}}}}
+      volumes: [{{name: data, $patch: delete}}, {volume}]
+    """
+
+
+def test_chart_claims_bind_the_claims_the_chart_creates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """chartClaim pre-binds a static volume to the claim a StatefulSet's volumeClaimTemplate
+    makes; storageClassKey gives that claim the volume's class."""
+    good = '{name: redis, size: 2Gi, chartClaim: "redis-data-${block.id}-redis-master-0", storageClassKey: master.persistence.storageClass}'
+    code, report = validate(spec(tmp_path, chart_claim(good)), capsys)
+    assert (code, codes(report)) == (0, [])
+    # Another ordinal: the chart's claim is bound to nothing, the volume waits for a claim no pod uses.
+    other = good.replace("master-0", "master-1")
+    code, report = validate(spec(tmp_path, chart_claim(other)), capsys)
+    assert code == 1
+    assert messages(report, "E725") == [
+        "cache: StatefulSet/cache-redis-master creates claim 'redis-data-cache-redis-master-0' from its volumeClaimTemplate "
+        "'redis-data': no static volume of the spec is bound to it, so its data lands on whatever the default storage class "
+        "provisions",
+        "cache: volume 'redis' (claim 'redis-data-cache-redis-master-1') is mounted by no pod of the chart: its data would go "
+        "elsewhere"]
+    # A class key the chart does not read: the claim keeps the cluster's default class.
+    wrong_key = good.replace("master.persistence.storageClass", "persistence.storageClass")
+    code, report = validate(spec(tmp_path, chart_claim(wrong_key)), capsys)
+    assert code == 1 and codes(report) == ["E725", "E728"]
+    assert messages(report, "E725") == [
+        "cache: StatefulSet/cache-redis-master creates claim 'redis-data-cache-redis-master-0' from its volumeClaimTemplate "
+        "'redis-data' without a storage class (the cluster's default), not 'probe.main' of volume 'redis': if the volume were "
+        "missing, another would be provisioned"]
+    assert messages(report, "E728") == ["cache: values key 'persistence.storageClass' (the storage class of volume redis) "
+                                        "changes nothing the chart renders: the chart does not read it"]
+    # The chart asks for more than the volume holds: the claim would never bind.
+    code, report = validate(spec(tmp_path, chart_claim(good.replace("size: 2Gi", "size: 1Gi"))), capsys)
+    assert code == 1
+    assert messages(report, "E725") == [
+        "cache: StatefulSet/cache-redis-master creates claim 'redis-data-cache-redis-master-0' from its volumeClaimTemplate "
+        "'redis-data' requesting 2Gi, more than volume 'redis' holds (1Gi): it would not bind"]
+
+
+def test_fixed_chart_claims_get_their_class_from_flux(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The information mediator's chart makes nine claims under fixed names and has no value for
+    their class: Flux's post-renderer sets the volume's class on each; Argo CD has none, so the
+    claims bind by the volumes' claimRef alone, which validate says."""
+    blocks = "- {id: information-mediator, catalog: {name: information-mediator}}\n"
+    code, report = validate(spec(tmp_path, blocks), capsys)
+    assert (code, codes(report), report["chartReleases"]) == (0, [], 1)
+    code, report = validate(spec(tmp_path, blocks, "argocd"), capsys)
+    assert code == 0 and codes(report) == ["E725"] * 9
+    assert all(d["severity"] == "warning" for d in report["warnings"]) and not report["errors"]
+    assert messages(report, "E725")[0] == (
+        "information-mediator: the chart creates PersistentVolumeClaim/pvc-sandbox-xroad-cs-config without a storage class (the "
+        "cluster's default): it binds to volume 'cs-config' by the volume's claimRef, but if the volume were missing its class "
+        "would provision another")
 
 
 def test_budget(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -250,7 +314,7 @@ def test_missing_chart_helm_and_unrenderable_chart(tmp_path: Path, capsys: pytes
                               f"{CHARTS} and the cache ") and missing.endswith("; fetching is off (--offline)")
     (broken,) = messages(report, "E722")
     assert "payments: helm cannot render chart https://github.com/GovStackWorkingGroup/sandbox-deployment.git//blocks/" \
-           "mifos-payment-hub@v0.1.0: Error: An error occurred while checking for chart dependencies" in broken
+           f"mifos-payment-hub@{SANDBOX_COMMIT}: Error: An error occurred while checking for chart dependencies" in broken
     assert "fin-engine" in broken
     capsys.readouterr()
     assert main(["validate", str(path), "--charts", "--helm", str(tmp_path / "no-helm"), "--offline"]) == 1
@@ -344,13 +408,14 @@ def test_bom_lists_the_images_the_charts_render(tmp_path: Path, capsys: pytest.C
     images = {(i["buildingBlock"], i["image"], i["valuesPath"]) for i in json.loads(capsys.readouterr().out)["images"]}
     assert images == {
         ("messaging", "docker.io/bitnamilegacy/kafka:3.6.0", "image"),
-        ("messaging", JMX, "(chart)"),
+        ("messaging", LEGACY_JMX, "metrics.jmx.image"),
         ("monitoring", "quay.io/prometheus/prometheus:v2.54.1", "(chart)"),
         ("monitoring", "quay.io/prometheus-operator/prometheus-config-reloader:v0.76.0", "(chart)"),
     }
     # Without --charts, only what values name.
     assert main(["bom", str(path), "--format", "json"]) == 0
-    assert [i["image"] for i in json.loads(capsys.readouterr().out)["images"]] == ["docker.io/bitnamilegacy/kafka:3.6.0"]
+    assert [i["image"] for i in json.loads(capsys.readouterr().out)["images"]] == ["docker.io/bitnamilegacy/kafka:3.6.0",
+                                                                                     LEGACY_JMX]
 
 
 def test_bom_fails_when_a_chart_cannot_be_rendered(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -362,22 +427,20 @@ def test_bom_fails_when_a_chart_cannot_be_rendered(tmp_path: Path, capsys: pytes
     capsys.readouterr()
     assert main(["bom", str(spec(tmp_path, blocks)), "--charts", "--chart-dir", str(CHARTS), "--offline"]) == 1
     captured = capsys.readouterr()
-    assert JMX in captured.out  # what could be rendered is listed
+    assert "quay.io" not in captured.out and LEGACY_JMX in captured.out  # what could be rendered is listed
     assert "govstack-gen: error: --charts: podinfo (dev): looked in" in captured.err
     assert "its images are missing from the list" in captured.err
 
 
 def test_the_mirror_must_reach_every_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    blocks = MESSAGING + textwrap.dedent("""\
-    - id: cache
-      catalog: {name: cache}
-      podSecurity: {level: baseline, reason: test}
-    """)
-    code, report = validate(spec(tmp_path, blocks), capsys, "--mirror", "registry.internal:5000/govstack")
-    assert code == 1 and codes(report) == ["E729"]  # cache's image is rewritten (and read); Kafka's exporter is not
+    code, report = validate(spec(tmp_path, MESSAGING + CACHE + MONITORING), capsys, "--mirror", "registry.internal:5000/govstack")
+    # Kafka's, its exporter's and Redis's images are rewritten (and read); Prometheus's come from its chart.
+    assert code == 1 and codes(report) == ["E729", "E729"]
+    mirror = "not one of the mirror registry.internal:5000/govstack: render --mirror rewrites only the images values name"
     assert messages(report, "E729") == [
-        f"messaging: StatefulSet/messaging-kafka-controller runs image '{JMX}', not one of the mirror registry.internal:5000/govstack: "
-        "render --mirror rewrites only the images values name"]
+        f"monitoring: Deployment/monitoring-prometheus-server runs image 'quay.io/prometheus-operator/prometheus-config-reloader:"
+        f"v0.76.0', {mirror}",
+        f"monitoring: Deployment/monitoring-prometheus-server runs image 'quay.io/prometheus/prometheus:v2.54.1', {mirror}"]
 
 
 def test_a_mirror_rewrite_the_chart_never_reads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

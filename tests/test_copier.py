@@ -94,9 +94,15 @@ def test_ci_checks_the_charts(tmp_path: Path) -> None:
     repo = tmp_path / "env-cache"
     copy(repo, building_blocks=["cache"])
     bootstrap(repo)
+    # A planted regression: values that let Redis escalate privileges.
+    spec = repo / "environment.yaml"
+    spec.write_text(spec.read_text().replace("  - id: cache\n", "  - id: cache\n    values: {master: {containerSecurityContext: "
+                                             "{allowPrivilegeEscalation: true}}}\n"))
+    assert main(["render", str(spec)]) == 0
+    commit_all(repo, "cache: privilege escalation")
     result = run(repo, "bash", "scripts/ci.sh", env=env)
     assert result.returncode == 1
-    assert 'cache: StatefulSet/cache-redis-master violates PodSecurity "restricted:v1.33"' in result.stdout
+    assert 'cache: StatefulSet/cache-redis-master violates PodSecurity "restricted:v1.33": allowPrivilegeEscalation' in result.stdout
     off = run(repo, "bash", "scripts/ci.sh", env={**env, "GOVSTACK_CHARTS": "off"})
     assert off.returncode == 0 and "GOVSTACK_CHARTS=off: the charts are not rendered and checked" in off.stderr
 
@@ -316,7 +322,8 @@ def test_renovate_sees_every_chart_version_written_in_environment_yaml() -> None
                 if "repository" in m.groupdict():
                     images.add(f"{m.group('registry')}/{m.group('repository')}:{m.group('currentValue')}")
     assert {"1.2.3", "26.2.0", "v0.1.0"} <= found
-    assert images == {"docker.io/bitnamilegacy/kafka:3.6.0", "docker.io/bitnamilegacy/redis:7.0.11"}
+    assert images == {"docker.io/bitnamilegacy/kafka:3.6.0", "docker.io/bitnamilegacy/redis:7.0.11",
+                      "docker.io/bitnamilegacy/jmx-exporter:0.19.0-debian-11-r95"}
 
 
 def test_the_template_offers_the_catalog_and_knows_its_requirements() -> None:

@@ -77,7 +77,8 @@ def flux_release(objects: list[dict[str, Any]]) -> tuple[str, str, str, dict[str
         repo, _, chart = source["spec"]["url"].removeprefix("oci://").rpartition("/")
         return repo, chart, source["spec"]["ref"]["tag"], values
     if source["kind"] == "GitRepository":
-        return source["spec"]["url"], release["spec"]["chart"]["spec"]["chart"], source["spec"]["ref"]["tag"], values
+        ref = source["spec"]["ref"]
+        return source["spec"]["url"], release["spec"]["chart"]["spec"]["chart"], ref.get("commit") or ref["tag"], values
     chart = release["spec"]["chart"]["spec"]
     return source["spec"]["url"], chart["chart"], chart["version"], values
 

@@ -89,7 +89,9 @@ def test_each_stage_gets_its_values_version_and_replicas(spec: Path, trees: dict
             if block.source_kind == "HelmRepository":
                 assert release["spec"]["chart"]["spec"]["version"] == version
             else:
-                assert objects[block.source_kind]["spec"]["ref"]["tag"] == version
+                # A git chart pinned to a commit: ref.commit (a 40-digit SHA), a tag otherwise.
+                ref = objects[block.source_kind]["spec"]["ref"]
+                assert ref == ({"commit": version} if len(version) == 40 else {"tag": version})
             replicas = delta.replicas if delta.replicas is not None else block.replicas
             patches = release["spec"]["postRenderers"][0]["kustomize"]["patches"]
             placed = [p for p in patches if p["target"]["kind"] in ("Deployment", "StatefulSet", "DaemonSet")

@@ -40,6 +40,7 @@ VERSION_LABEL = "version"
 NAMED_LISTS = frozenset({"volumes", "routes", "tcpRoutes", "middlewares", "secrets"})
 DELETE = {"$patch": "delete"}
 CHART_SOURCE_KEYS = frozenset({"repo", "git", "name", "path"})
+BLOCK_ID = "${block.id}"  # replaced by the building block's id in its strings
 
 
 class EntryMetadata(SpecModel):
@@ -213,7 +214,7 @@ def expand(doc: SpecDocument, catalog: Catalog) -> tuple[SpecDocument, list[Diag
     failed: list[Loc] = []
     for section in SECTIONS:
         if isinstance(doc.data.get(section), list):
-            data[section] = [_expand_item(doc, catalog, section, index, item, problems, failed)
+            data[section] = [with_own_id(_expand_item(doc, catalog, section, index, item, problems, failed))
                              for index, item in enumerate(doc.data[section])]
     return SpecDocument(doc.name, data, doc.key_pos, doc.value_pos), problems, tuple(failed)
 
@@ -239,6 +240,25 @@ def _expand_item(doc: SpecDocument, catalog: Catalog, section: str, index: int, 
     merged = merge(found.data, item)
     merged["labels"] = {**found.labels, **merged.get("labels", {})}
     return merged
+
+
+def with_own_id(item: Any) -> Any:
+    """`${block.id}` in any string of a building block (its entry's included) is its id: what a
+    catalog entry cannot know, the names the chart derives from its release name (Services,
+    claims: `${block.id}-baserow-frontend`)."""
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        return item
+    return _replace(item, BLOCK_ID, item["id"])
+
+
+def _replace(node: Any, placeholder: str, value: str) -> Any:
+    if isinstance(node, str):
+        return node.replace(placeholder, value)
+    if isinstance(node, dict):
+        return {k: _replace(v, placeholder, value) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_replace(v, placeholder, value) for v in node]
+    return node
 
 
 def merge(base: Any, over: Any, key: str = "") -> Any:

@@ -18,6 +18,7 @@ from govstack_gen.render.platform import Tree, folder, platform, platform_cluste
 from govstack_gen.render.secrets import decryption, secrets_layer_name, sops_blocks
 from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta
 from govstack_gen.spec.model import GitChart
+from govstack_gen.spec.types import is_commit
 
 __all__ = ["render_flux"]
 
@@ -57,7 +58,7 @@ def _source(env: Resolved, block: Block) -> dict[str, Any]:
     chart = block.chart
     spec: dict[str, Any] = {"interval": SOURCE_INTERVAL}
     if isinstance(chart, GitChart):
-        spec |= {"url": chart.git, "ref": {"tag": chart.version}}
+        spec |= {"url": chart.git, "ref": git_ref(chart.version)}
     elif block.source_kind == "OCIRepository":
         # One OCIRepository per chart artifact; the HelmRelease points at it with chartRef.
         spec |= {"url": f"{chart.repo}/{chart.name}", "ref": {"tag": chart.version}, "layerSelector": dict(HELM_CHART_LAYER)}
@@ -94,7 +95,7 @@ def _helm_release(env: Resolved, block: Block) -> dict[str, Any]:
     spec |= _chart(env, block)
     spec["install"] = {"remediation": {"retries": REMEDIATION_RETRIES}}
     spec["upgrade"] = {"cleanupOnFail": True, "remediation": {"retries": REMEDIATION_RETRIES, "remediateLastFailure": True}}
-    spec["postRenderers"] = _post_renderers(env, block.replicas)
+    spec["postRenderers"] = _post_renderers(env, block, block.replicas)
     spec["values"] = block.values
     if block.rds is not None:
         spec["valuesFrom"] = values_from(block)
@@ -106,9 +107,10 @@ def _helm_release(env: Resolved, block: Block) -> dict[str, Any]:
     }
 
 
-def _post_renderers(env: Resolved, replicas: int | None) -> list[dict[str, Any]]:
-    """Chart-agnostic patches of what the chart renders: node placement on every workload, and
-    replicas for every Deployment, whatever the chart's values call them.
+def _post_renderers(env: Resolved, block: Block, replicas: int | None) -> list[dict[str, Any]]:
+    """Chart-agnostic patches of what the chart renders: node placement on every workload,
+    replicas for every Deployment, whatever the chart's values call them, and the volume's class
+    on each claim the chart creates under a fixed name without a value for its class.
 
     StatefulSets keep their replicas on purpose: they usually hold databases, whose replica
     count is a topology decision made in the chart's values, not a scaling knob.
@@ -117,6 +119,12 @@ def _post_renderers(env: Resolved, replicas: int | None) -> list[dict[str, Any]]
     if replicas is not None:
         patch = f"- op: add\n  path: /spec/replicas\n  value: {replicas}\n"
         patches.append({"target": {"kind": "Deployment"}, "patch": patch})
+    for volume in block.volumes:
+        if volume.chart_created and not volume.class_key:
+            # The claim binds to its pre-bound volume either way; with the volume's class (no
+            # provisioner) it also waits for that volume instead of being provisioned elsewhere.
+            patch = f"- op: add\n  path: /spec/storageClassName\n  value: {volume.storage_class}\n"
+            patches.append({"target": {"kind": "PersistentVolumeClaim", "name": volume.claim}, "patch": patch})
     return [{"kustomize": {"patches": patches}}]
 
 
@@ -172,14 +180,24 @@ def _patches(env: Resolved, block: Block, delta: StageDelta) -> list[dict[str, A
         if block.source_kind == "HelmRepository":
             release["chart"] = {"spec": {"version": delta.version}}
         else:
-            out.append(_patch(block, SOURCE_API, block.source_kind, {"ref": {"tag": delta.version}}))
+            ref = git_ref(delta.version) if block.source_kind == "GitRepository" else {"tag": delta.version}
+            if block.source_kind == "GitRepository":
+                # The base's other kind of reference goes (null deletes it in the merge): a commit
+                # would take precedence over the stage's tag.
+                ref |= dict.fromkeys(git_ref(block.chart.version).keys() - ref.keys())
+            out.append(_patch(block, SOURCE_API, block.source_kind, {"ref": ref}))
     if delta.replicas is not None:
-        release["postRenderers"] = _post_renderers(env, delta.replicas)
+        release["postRenderers"] = _post_renderers(env, block, delta.replicas)
     if delta.values:
         release["values"] = delta.values
     if release:
         out.append(_patch(block, HELM_API, "HelmRelease", release))
     return out
+
+
+def git_ref(revision: str) -> dict[str, Any]:
+    """A GitRepository's reference: a release tag, or a commit for a repository without tags."""
+    return {"commit": revision} if is_commit(revision) else {"tag": revision}
 
 
 def _patch(block: Block, api: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -84,7 +84,9 @@ def _source(volume: ResolvedVolume) -> dict[str, Any]:
     return {"csi": {"driver": EFS_DRIVER, "volumeHandle": volume.handle}}
 
 
-def persistent_volume_claim(env: Resolved, block: Block, volume: ResolvedVolume) -> dict[str, Any]:
+def persistent_volume_claim(env: Resolved, block: Block, volume: ResolvedVolume) -> dict[str, Any] | None:
+    if volume.chart_created:  # the chart creates it; the PV waits for it by name
+        return None
     spec: dict[str, Any] = {
         "accessModes": list(volume.access_modes),
         "volumeMode": "Filesystem",

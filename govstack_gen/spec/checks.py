@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from govstack_gen.errors import Diagnostic, SpecError
 from govstack_gen.spec.databases import check_databases
 from govstack_gen.spec.load import SpecDocument
-from govstack_gen.spec.model import Environment
+from govstack_gen.spec.model import Environment, GitChart
 from govstack_gen.spec.requirements import (
     check_externals,
     check_influences,
@@ -25,7 +25,7 @@ from govstack_gen.spec.requirements import (
 from govstack_gen.spec.secrets import check_secret_refs, check_secrets
 from govstack_gen.spec.storage import check_storage
 from govstack_gen.spec.tenancy import RESERVED_NAMESPACES, check_tenancy
-from govstack_gen.spec.types import parse_quantity
+from govstack_gen.spec.types import is_commit, parse_quantity
 
 if TYPE_CHECKING:
     from govstack_gen.catalog import Catalog
@@ -164,6 +164,11 @@ def _stages(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                 out.append(doc.diagnostic(loc, "E306", f"stage {stage.name!r} overrides unknown building block {bb_id!r}",
                                           f"did you mean {close[0]!r}?" if close else "known building blocks: " + ", ".join(sorted(ids)),
                                           key=True))
+            block = next((b for b in env.building_blocks if b.id == bb_id), None)
+            if override.version and is_commit(override.version) and block is not None and not isinstance(block.chart, GitChart):
+                out.append(doc.diagnostic((*loc, "version"), "E206", f"version {override.version!r} is a git commit, but "
+                                          f"{bb_id!r} takes its chart from a Helm repository",
+                                          "give the chart version (an exact semantic version such as \"1.4.2\")"))
             for directive_loc in _directives(override.values, (*loc, "values")):
                 out.append(doc.diagnostic(directive_loc, "E310",
                                           f"key {directive_loc[-1]!r} would be read as a kustomize patch directive",

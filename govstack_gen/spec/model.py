@@ -17,11 +17,13 @@ from govstack_gen.spec.types import (
     ChartName,
     ChartRepoUrl,
     ChartVersion,
+    ClaimName,
     DnsLabel,
     Domain,
     Duration,
     EfsAccessPoint,
     EfsId,
+    GitRevision,
     GitUrl,
     HostPath,
     LabelKey,
@@ -143,11 +145,12 @@ class RepoChart(SpecModel):
 
 
 class GitChart(SpecModel):
-    """A chart from a folder of a git repository, pinned to a tag."""
+    """A chart from a folder of a git repository, pinned to a tag or a commit."""
 
     git: GitUrl
     path: RepoPath
-    version: ChartVersion = Field(description="git tag of the release, a semantic version such as v1.4.2")
+    version: GitRevision = Field(description="git tag of the release, a semantic version such as v1.4.2, or the full "
+                                 "SHA of a commit (for a repository that tags no releases)")
 
 
 def _chart_tag(value: Any) -> str:
@@ -341,6 +344,14 @@ class Volume(SpecModel):
     claim_key: ValuesKey | None = Field(
         None, description="Chart value that takes the claim name, e.g. persistence.existingClaim (valuesKey in v1alpha1)."
     )
+    chart_claim: ClaimName | None = Field(
+        None, description="Instead of claimKey: the claim the chart creates itself (a StatefulSet's volumeClaimTemplate "
+        "makes <template>-<statefulset>-<ordinal>), which the volume is pre-bound to; ${block.id} is replaced."
+    )
+    storage_class_key: ValuesKey | None = Field(
+        None, description="With chartClaim: the chart value that takes the storage class of its claim (the volume's "
+        "class, which never provisions: the claim waits for its volume)."
+    )
     reclaim_policy: str = Field("Retain", description="Always Retain: a released volume keeps its data.")
 
 
@@ -400,7 +411,9 @@ class CatalogRef(SpecModel):
 class InChartDatabase(SpecModel):
     """How the chart runs its own database: the claim of a static volume, and values turning it on."""
 
-    claim_key: ValuesKey = Field(description="Chart value that takes the claim name.")
+    claim_key: ValuesKey | None = Field(None, description="Chart value that takes the claim name.")
+    chart_claim: ClaimName | None = Field(None, description="Instead of claimKey: the claim the chart creates itself.")
+    storage_class_key: ValuesKey | None = Field(None, description="With chartClaim: the chart value that takes its storage class.")
     values: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -445,7 +458,8 @@ class Database(SpecModel):
         if self.placement != "in-chart" or self.in_chart is None:
             return None
         return Volume.model_validate({"name": "database", "size": self.size, "backend": self.backend, "database": True,
-                                       "claimKey": self.in_chart.claim_key})
+                                      "claimKey": self.in_chart.claim_key, "chartClaim": self.in_chart.chart_claim,
+                                      "storageClassKey": self.in_chart.storage_class_key})
 
 
 class SecretRef(SpecModel):
@@ -523,7 +537,7 @@ class StageOverride(SpecModel):
     """What differs for one building block in one stage; deep-merged over the base."""
 
     values: dict[str, Any] = Field(default_factory=dict)
-    version: ChartVersion | None = None
+    version: GitRevision | None = Field(None, description="Chart version; for a git chart its tag or commit.")
     replicas: Annotated[int, Field(ge=0, le=1000)] | None = None
 
 

@@ -31,7 +31,7 @@ from govstack_gen.spec.model import (
 )
 from govstack_gen.spec.types import parse_quantity, values_path
 
-__all__ = ["SENSITIVE_PATHS", "Placement", "check_storage", "is_sensitive", "node_selector", "placements"]
+__all__ = ["SENSITIVE_PATHS", "Placement", "check_storage", "is_sensitive", "node_selector", "placements", "storage_class_name"]
 
 # Host paths whose exposure to a pod hands over the node (kube-linter sensitive-host-mounts,
 # checkov CKV_K8S_27): a root may be neither one of them, inside one, nor contain one.
@@ -86,6 +86,13 @@ def node_selector(backend: LocalBackend) -> list[tuple[str, str]]:
     return [("kubernetes.io/hostname", node.hostname or "")]
 
 
+def storage_class_name(env_name: str, backend: Backend) -> str:
+    """Static backends get a class of ours, cluster-wide, so named per environment."""
+    if isinstance(backend, DynamicBackend):
+        return backend.storage_class_name
+    return f"{env_name}.{backend.name}"
+
+
 def backend_for(env: Environment, volume: Volume) -> Backend | None:
     backends = env.storage.backends if env.storage else []
     if volume.backend is None:
@@ -128,6 +135,7 @@ def check_storage(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     problems = _backends(env, doc)
     for b_index, block in enumerate(env.building_blocks):
         seen: dict[str, Loc] = {}
+        claims: dict[str, tuple[str, Loc, bool]] = {}  # claim name -> (volume, where, chart-created)
         for where, volume in block.all_volumes():
             loc: Loc = ("buildingBlocks", b_index, *where)
             if volume.name in seen:
@@ -136,6 +144,14 @@ def check_storage(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                         else "give each volume of a building block its own name")
                 problems.append(doc.diagnostic((*loc, "name"), "E514", message, hint, related=((*seen[volume.name], "name"),)))
             seen.setdefault(volume.name, loc)
+            claim = volume.chart_claim or f"{block.id}-{volume.name}"
+            other = claims.get(claim)
+            if other is not None and (volume.chart_claim or other[2]) and other[0] != volume.name:
+                problems.append(doc.diagnostic(_field(loc, "chartClaim") if volume.chart_claim else (*loc, "name"), "E514",
+                                               f"volume {volume.name!r} and volume {other[0]!r} of {block.id!r} both have claim {claim!r}",
+                                               "two volumes cannot be bound to one claim: name the claim each one's chart creates",
+                                               related=(_field(other[1], "chartClaim") if other[2] else (*other[1], "name"),)))
+            claims.setdefault(claim, (volume.name, loc, volume.chart_claim is not None))
             problems += _volume(env, doc, block, volume, loc)
     located = placements(env)
     problems += _shared_locations(doc, located)
@@ -145,11 +161,13 @@ def check_storage(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
 
 def _stage_overrides_of_claims(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     """A stage's values must not replace the claim name a volume puts into the chart's values."""
-    keys = {b.id: [v.claim_key for _, v in b.all_volumes() if v.claim_key] for b in env.building_blocks}
+    keys = {b.id: [(k, what) for _, v in b.all_volumes()
+                   for k, what in ((v.claim_key, "a volume's claim"), (v.storage_class_key, "a volume's storage class")) if k]
+            for b in env.building_blocks}
     out = []
     for s_index, stage in enumerate(env.stages):
         for block_id, override in stage.building_blocks.items():
-            for key in keys.get(block_id, []):
+            for key, holds in keys.get(block_id, []):
                 node: Any = override.values
                 parts = values_path(key)
                 for depth, part in enumerate(parts):
@@ -158,7 +176,7 @@ def _stage_overrides_of_claims(env: Environment, doc: SpecDocument) -> list[Diag
                     node = node[part]
                     if depth == len(parts) - 1 or not isinstance(node, dict):
                         loc: Loc = ("stages", s_index, "buildingBlocks", block_id, "values", *parts[: depth + 1])
-                        message = f"stage {stage.name!r} overrides {key}, which holds a volume's claim"
+                        message = f"stage {stage.name!r} overrides {key}, which holds {holds}"
                         out.append(doc.diagnostic(loc, "E515", message,
                                                   "govstack-gen sets it in every stage; remove it from the stage's values",
                                                   key=True))
@@ -213,10 +231,13 @@ def _volume(env: Environment, doc: SpecDocument, block: BuildingBlock, volume: V
         message = f"the claim requests {volume.request} but the volume has {volume.size}"
         out.append(doc.diagnostic((*loc, "request"), "E508", message,
                                   "a claim never binds to a smaller volume; raise size or lower request"))
-    if volume.claim_key is not None:
-        out += _claim_key(doc, block, volume, loc)
+    out += _claim(doc, block, volume, loc)
     if backend is None:
         return out
+    if volume.storage_class_key:
+        name = storage_class_name(env.metadata.name, backend)
+        out += _written_value(doc, block, volume.storage_class_key, name, f"the storage class {name!r}",
+                              _field(loc, "storageClassKey"))
     if isinstance(backend, NODE_LOCAL) and any(m in SHARED_MODES for m in volume.access_modes):
         modes = ", ".join(m for m in volume.access_modes if m in SHARED_MODES)
         out.append(doc.diagnostic((*loc, "accessModes"), "E509", f"{modes} is not possible on a {backend.type} backend",
@@ -234,23 +255,45 @@ def _volume(env: Environment, doc: SpecDocument, block: BuildingBlock, volume: V
     return out
 
 
-def _claim_key(doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Loc) -> list[Diagnostic]:
-    """The claim name goes into the values at claimKey: refuse if the values say otherwise."""
-    claim = f"{block.id}-{volume.name}"
-    parts = values_path(volume.claim_key or "")
+def _field(loc: Loc, name: str) -> Loc:
+    """Where a volume's field is written: the in-chart database's under database.inChart."""
+    return (*loc, "inChart", name) if loc[-1] == "database" else (*loc, name)
+
+
+def _claim(doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Loc) -> list[Diagnostic]:
+    """A volume's claim is said one way: govstack-gen's claim handed to the chart (claimKey), or
+    the chart's own claim pre-bound to the volume (chartClaim, whose class goes to storageClassKey)."""
+    out = []
+    if volume.claim_key and volume.chart_claim:
+        out.append(doc.diagnostic(_field(loc, "chartClaim"), "E517", "a volume takes claimKey or chartClaim, not both",
+                                  "claimKey: govstack-gen creates the claim and hands its name to the chart; chartClaim: the "
+                                  "chart creates the claim and the volume is pre-bound to it; keep one"))
+    if volume.storage_class_key and not volume.chart_claim:
+        out.append(doc.diagnostic(_field(loc, "storageClassKey"), "E518", "storageClassKey without chartClaim",
+                                  "storageClassKey goes with chartClaim (the claim the chart creates); with claimKey the "
+                                  "claim is govstack-gen's and has its class already"))
+    claim = volume.chart_claim or f"{block.id}-{volume.name}"
+    if volume.claim_key:
+        out += _written_value(doc, block, volume.claim_key, claim, f"the claim {claim!r}", _field(loc, "claimKey"))
+    return out
+
+
+def _written_value(doc: SpecDocument, block: BuildingBlock, key: str, value: str, what: str, loc: Loc) -> list[Diagnostic]:
+    """govstack-gen writes `value` into the values at `key`: refuse if the values say otherwise."""
+    parts = values_path(key)
     node: Any = block.values
     for depth, part in enumerate(parts):
         if not isinstance(node, dict):
             where = ".".join(parts[:depth])
-            return [doc.diagnostic((*loc, "claimKey"), "E515", f"values set {where} to {json.dumps(node)}, not a mapping",
-                                   f"govstack-gen sets {volume.claim_key} to the claim {claim!r}; remove {where} from values")]
+            return [doc.diagnostic(loc, "E515", f"values set {where} to {json.dumps(node)}, not a mapping",
+                                   f"govstack-gen sets {key} to {what}; remove {where} from values")]
         if part not in node:
             return []
         node = node[part]
-    if node == claim:
+    if node == value:
         return []
-    return [doc.diagnostic((*loc, "claimKey"), "E515", f"values already set {volume.claim_key} to {json.dumps(node)}",
-                           f"govstack-gen sets it to the claim {claim!r}; remove it from values")]
+    return [doc.diagnostic(loc, "E515", f"values already set {key} to {json.dumps(node)}",
+                           f"govstack-gen sets it to {what}; remove it from values")]
 
 
 def _shared_locations(doc: SpecDocument, located: list[Placement]) -> list[Diagnostic]:

@@ -24,11 +24,13 @@ __all__ = [
     "ChartName",
     "ChartRepoUrl",
     "ChartVersion",
+    "ClaimName",
     "DnsLabel",
     "Domain",
     "Duration",
     "EfsAccessPoint",
     "EfsId",
+    "GitRevision",
     "GitUrl",
     "HostPath",
     "LabelKey",
@@ -39,6 +41,7 @@ __all__ = [
     "RepoPath",
     "ServiceUrl",
     "ValuesKey",
+    "is_commit",
     "parse_quantity",
 ]
 
@@ -81,6 +84,14 @@ def _label_schema(max_len: int, description: str) -> WithJsonSchema:
 
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label(63, "name")), _label_schema(63, "RFC 1123 label")]
+# A claim a chart creates itself (a StatefulSet's are <template>-<statefulset>-<ordinal>).
+# The editor schema sees the spec as written, before `${block.id}` is replaced.
+ClaimName = Annotated[
+    str,
+    AfterValidator(_dns_label(253, "claim name")),
+    WithJsonSchema({"type": "string", "pattern": r"^(?:[a-z0-9]|\$\{block\.id\})(?:[-a-z0-9]|\$\{block\.id\})*$",
+                    "minLength": 1, "maxLength": 253, "description": "a PersistentVolumeClaim name; ${block.id} is replaced"}),
+]
 BuildingBlockId = Annotated[
     str,
     AfterValidator(_dns_label(HELM_RELEASE_MAX, "building block id")),
@@ -109,6 +120,31 @@ ChartVersion = Annotated[
     str,
     AfterValidator(_chart_version),
     WithJsonSchema({"type": "string", "pattern": SEMVER_RE.pattern, "description": "exact semantic version, e.g. 1.4.2"}),
+]
+
+GIT_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+def is_commit(revision: str) -> bool:
+    """A full git commit SHA (what a git chart source may pin instead of a tag)."""
+    return bool(GIT_COMMIT_RE.match(revision))
+
+
+def _git_revision(value: str) -> str:
+    if is_commit(value) or SEMVER_RE.match(value):
+        return value
+    raise fail(
+        "E206",
+        f"git revision {value!r} is neither an exact semantic-version tag nor a full commit SHA",
+        "pin a release tag such as \"v1.4.2\", or the 40-character commit; branches and short SHAs move or are ambiguous",
+    )
+
+
+GitRevision = Annotated[
+    str,
+    AfterValidator(_git_revision),
+    WithJsonSchema({"type": "string", "pattern": f"(?:{SEMVER_RE.pattern})|(?:{GIT_COMMIT_RE.pattern})",
+                    "description": "a semantic-version tag (v1.4.2) or a full commit SHA"}),
 ]
 
 CHART_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")

@@ -18,7 +18,7 @@ from typing import Any
 from govstack_gen.spec.types import parse_quantity
 from govstack_gen.validation.podsecurity import evaluate
 
-__all__ = ["CLUSTER_SCOPED", "Fence", "Finding", "check_release", "fences", "pod_templates"]
+__all__ = ["CLUSTER_SCOPED", "ChartClaim", "Context", "Fence", "Finding", "check_release", "fences", "pod_templates"]
 
 Obj = dict[str, Any]
 Loc = tuple[str | int, ...]
@@ -164,6 +164,18 @@ def _claims_of(template: PodTemplate) -> list[str]:
 
 
 @dataclass(frozen=True)
+class ChartClaim:
+    """A declared volume whose claim the chart creates: what that claim must ask for to bind."""
+
+    volume: str
+    claim: str
+    storage_class: str
+    request: str
+    access_modes: tuple[str, ...]
+    class_key: bool  # the spec writes the class into the chart (storageClassKey)
+
+
+@dataclass(frozen=True)
 class Context:
     block: str
     namespace: str
@@ -172,6 +184,7 @@ class Context:
     project: Obj | None = None
     declared_secrets: frozenset[str] = frozenset()
     volumes: tuple[tuple[str, str], ...] = ()  # (volume name, claim name) the spec declares for the block
+    chart_claims: tuple[ChartClaim, ...] = ()  # the declared volumes whose claim the chart creates (chartClaim)
     resources_loc: Loc = ("resources",)
     mirror: str | None = None  # the registry every image must come from (render --mirror)
 
@@ -254,6 +267,7 @@ def _claims(ctx: Context, objects: list[Obj]) -> Iterator[Finding]:
     """Data lands only on claims the spec declares, and every declared claim is used."""
     declared = set(ctx.fence.claims)
     mounted: set[str] = set()
+    created: list[tuple[str, Obj, str]] = []  # (claim, its spec, what creates it) for the chart's own claims
     for template in pod_templates(objects):
         for claim in _claims_of(template):
             mounted.add(claim)
@@ -267,24 +281,63 @@ def _claims(ctx: Context, objects: list[Obj]) -> Iterator[Finding]:
                 for ordinal in range(max(template.replicas, 1)):
                     claim = f"{name}-{sts}-{ordinal}"
                     mounted.add(claim)
-                    if claim not in ctx.fence.bound:
-                        yield Finding("E725", ctx.block, ("volumes",),
-                                      f"{_name(template.owner)} creates claim {claim!r} from its volumeClaimTemplate {name!r}: no "
-                                      "static volume of the spec is bound to it, so its data lands on whatever the default "
-                                      "storage class provisions", "give the chart an existing claim (claimKey), or switch its "
-                                      "persistence to a declared volume")
-    for obj in objects:
-        if obj.get("kind") == "PersistentVolumeClaim":
-            name = str(_meta(obj).get("name"))
-            if name not in ctx.fence.bound:
-                yield Finding("E725", ctx.block, ("volumes",), f"the chart creates {_name(obj)}: no static volume of the spec is "
-                              "bound to it, so its data lands on whatever the default storage class provisions",
-                              "point the chart at a declared volume's claim (claimKey) instead of its own")
+                    created.append((claim, vct.get("spec") or {}, f"{_name(template.owner)} creates claim {claim!r} from its "
+                                    f"volumeClaimTemplate {name!r}"))
+    created += [(str(_meta(o).get("name")), o.get("spec") or {}, f"the chart creates {_name(o)}")
+                for o in objects if o.get("kind") == "PersistentVolumeClaim"]
+    bound = {c.claim: c for c in ctx.chart_claims}
+    for claim, spec, what in created:
+        if claim in bound:
+            yield from _chart_claim(ctx, bound[claim], spec, what)
+        elif claim not in ctx.fence.bound:
+            yield Finding("E725", ctx.block, ("volumes",), f"{what}: no static volume of the spec is bound to it, so its data "
+                          "lands on whatever the default storage class provisions",
+                          f"declare a volume bound to it (chartClaim: {claim}, with storageClassKey), or point the chart at a "
+                          "declared volume's claim (claimKey) instead of its own")
     for volume, claim in ctx.volumes:
         if claim not in mounted:
-            yield Finding("E725", ctx.block, ("volumes", volume, "claimKey") if volume != "database" else ("database",),
+            field_name = "chartClaim" if claim in bound else "claimKey"
+            yield Finding("E725", ctx.block, _volume_loc(volume, field_name),
                           f"volume {volume!r} (claim {claim!r}) is mounted by no pod of the chart: its data would go elsewhere",
-                          "set claimKey to the chart value that takes an existing claim")
+                          "name the claim a StatefulSet's volumeClaimTemplate or the chart creates (chartClaim)" if claim in bound
+                          else "set claimKey to the chart value that takes an existing claim")
+
+
+def _volume_loc(volume: str, field_name: str) -> Loc:
+    return ("database", "inChart", field_name) if volume == "database" else ("volumes", volume, field_name)
+
+
+def _chart_claim(ctx: Context, declared: ChartClaim, spec: Obj, what: str) -> Iterator[Finding]:
+    """The chart's own claim binds to the volume pre-bound to it (Kubernetes matches a pre-bound
+    volume by its claimRef before any class) if the volume is large enough and has its access
+    modes. Its class decides what happens if the volume is ever missing: the volume's class (no
+    provisioner) waits for it, any other provisions a volume of its own."""
+    request = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+    if request is None or _quantity(request) > _quantity(declared.request):
+        yield Finding("E725", ctx.block, _volume_loc(declared.volume, "chartClaim"),
+                      f"{what} requesting {request}, more than volume {declared.volume!r} holds ({declared.request}): it would "
+                      "not bind", "set the chart's persistence size to the volume's size (or less) in the building block's values")
+    modes = [m for m in spec.get("accessModes") or [] if m not in declared.access_modes]
+    if modes:
+        yield Finding("E725", ctx.block, _volume_loc(declared.volume, "chartClaim"),
+                      f"{what} with access modes {', '.join(modes)}, which volume {declared.volume!r} does not have: it would "
+                      "not bind", "give the volume those accessModes, or set the chart's to the volume's")
+    asked = spec.get("storageClassName")
+    if asked == declared.storage_class:
+        return
+    of_class = f"of storage class {asked!r}" if asked else "without a storage class (the cluster's default)"
+    if declared.class_key:
+        yield Finding("E725", ctx.block, _volume_loc(declared.volume, "storageClassKey"),
+                      f"{what} {of_class}, not {declared.storage_class!r} of volume {declared.volume!r}: if the volume were "
+                      "missing, another would be provisioned", "set storageClassKey to the chart value that takes that claim's "
+                      "storage class")
+    else:
+        yield Finding("E725", ctx.block, _volume_loc(declared.volume, "chartClaim"),
+                      f"{what} {of_class}: it binds to volume {declared.volume!r} by the volume's claimRef, but if the volume "
+                      "were missing its class would provision another",
+                      f"if the chart has a value for that claim's storage class, name it in storageClassKey (it gets "
+                      f"{declared.storage_class!r}, which never provisions); Flux trees patch a claim the chart creates "
+                      "under that name, a volumeClaimTemplate's they cannot", severity="warning")
 
 
 def _quantity(value: Any) -> Decimal:

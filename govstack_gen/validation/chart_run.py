@@ -15,7 +15,7 @@ from govstack_gen.errors import Diagnostic
 from govstack_gen.resolve import Block, Resolved, Written
 from govstack_gen.spec.locate import BlockLocator
 from govstack_gen.spec.types import values_path
-from govstack_gen.validation.chart_checks import Context, Fence, Finding, check_release, fences, images
+from govstack_gen.validation.chart_checks import ChartClaim, Context, Fence, Finding, check_release, fences, images
 from govstack_gen.validation.chart_render import Rendered, Renderer
 from govstack_gen.validation.releases import Release, releases
 
@@ -99,7 +99,9 @@ def _check(release: Release, result: Rendered, block: Block, stage_fences: dict[
     if project is None and release.engine == "argocd":
         project = next((f.projects[release.project or ""] for f in stage_fences.values() if release.project in f.projects), None)
     ctx = Context(block.id, release.namespace, release.engine, fence, project,
-                  frozenset(s.name for s in block.spec.secrets), tuple((v.name, v.claim) for v in block.volumes), mirror=mirror)
+                  frozenset(s.name for s in block.spec.secrets), tuple((v.name, v.claim) for v in block.volumes),
+                  tuple(ChartClaim(v.name, v.claim, v.storage_class, v.request, v.access_modes, v.class_key) for v in block.volumes
+                        if v.chart_created), mirror=mirror)
     objects = list(result.objects)
     yield from check_release(ctx, objects)
     assert result.chart is not None
