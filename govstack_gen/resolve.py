@@ -237,7 +237,8 @@ def _database_written(spec: BuildingBlock) -> list[Written]:
     keys: list[tuple[str, str | None, str]] = [("hostKey", external.host_key, "the database host"),
                                                ("portKey", external.port_key, "the database port")]
     if db.credentials:
-        keys += [("userKey", external.user_key, "the database user"), ("secretKey", external.secret_key, "the credentials Secret")]
+        keys += [("userKey", external.user_key, "the database user"), ("secretKey", external.secret_key, "the credentials Secret"),
+                 ("passwordKey", external.password_key, "the database password")]
     return [Written(key, what, spec.id, ("database", "external", field_name)) for field_name, key, what in keys if key]
 
 

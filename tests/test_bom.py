@@ -28,30 +28,32 @@ def bom(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 def test_every_chart_and_image_per_stage(capsys: pytest.CaptureFixture[str]) -> None:
     report = json.loads(bom(capsys, str(K3S), "--format", "json"))
     charts = {(c["stage"], c["buildingBlock"]): (c["source"], c["url"], c["name"], c["version"]) for c in report["charts"]}
-    assert len(charts) == len(report["charts"]) == 2 * 7  # two stages, seven building blocks
+    assert len(charts) == len(report["charts"]) == 2 * 5  # two stages, five building blocks
     assert charts[("dev", "messaging")] == ("oci", "oci://registry-1.docker.io/bitnamicharts", "kafka", "26.2.0")
     assert charts[("prod", "messaging")] == ("oci", "oci://registry-1.docker.io/bitnamicharts", "kafka", "26.1.0")
     assert charts[("dev", "cache")] == ("helm", "https://charts.bitnami.com/bitnami", "redis", "17.11.6")
     # From the catalog entry the example names (catalog: {name: monitoring}).
     assert charts[("dev", "monitoring")] == ("helm", "https://prometheus-community.github.io/helm-charts", "prometheus", "25.27.0")
-    assert charts[("prod", "payments")] == (
-        "git", "https://github.com/GovStackWorkingGroup/sandbox-deployment.git", "blocks/mifos-payment-hub", SANDBOX_COMMIT)
+    assert charts[("prod", "digital-registries")] == (
+        "git", "https://github.com/GovStackWorkingGroup/sandbox-deployment.git", "blocks/baserow", SANDBOX_COMMIT)
     images = sorted((i["stage"], i["buildingBlock"], i["image"], i["valuesPath"]) for i in report["images"])
-    assert images == [
-        ("dev", "cache", "docker.io/bitnamilegacy/redis:7.0.11", "image"),
-        ("dev", "messaging", "docker.io/bitnamilegacy/jmx-exporter:0.19.0-debian-11-r95", "metrics.jmx.image"),
-        ("dev", "messaging", "docker.io/bitnamilegacy/kafka:3.6.0", "image"),
-        ("prod", "cache", "docker.io/bitnamilegacy/redis:7.0.11", "image"),
-        ("prod", "messaging", "docker.io/bitnamilegacy/jmx-exporter:0.19.0-debian-11-r95", "metrics.jmx.image"),
-        ("prod", "messaging", "docker.io/bitnamilegacy/kafka:3.6.0", "image"),
+    per_stage = [
+        ("cache", "docker.io/bitnamilegacy/redis:7.0.11", "image"),
+        ("digital-registries", "docker.io/bitnamilegacy/minio-client:2024.7.16-debian-12-r0", "minio.clientImage"),
+        ("digital-registries", "docker.io/bitnamilegacy/minio:2024.7.4-debian-12-r0", "minio.image"),
+        ("digital-registries", "docker.io/bitnamilegacy/postgresql:16.4.0-debian-12-r14", "postgresql.image"),
+        ("digital-registries", "docker.io/bitnamilegacy/redis:7.2.5-debian-12-r0", "redis.image"),
+        ("messaging", "docker.io/bitnamilegacy/jmx-exporter:0.19.0-debian-11-r95", "metrics.jmx.image"),
+        ("messaging", "docker.io/bitnamilegacy/kafka:3.6.0", "image"),
     ]
+    assert images == [(stage, *image) for stage in ("dev", "prod") for image in per_stage]
 
 
 def test_csv_and_text_with_mirror_targets(capsys: pytest.CaptureFixture[str]) -> None:
     table = list(csv.DictReader(io.StringIO(bom(capsys, str(K3S), "--format", "csv", "--mirror", REGISTRY))))
     mirrors = {(r["type"], r["stage"], r["buildingBlock"], r["valuesPath"]): r["mirror"] for r in table}
     assert mirrors[("chart", "prod", "messaging", "")] == f"oci://{REGISTRY}/charts/kafka:26.1.0"
-    assert mirrors[("chart", "dev", "payments", "")] == f"oci://{REGISTRY}/charts/mifos-payment-hub:0.0.0-git.15bc76012828"
+    assert mirrors[("chart", "dev", "digital-registries", "")] == f"oci://{REGISTRY}/charts/baserow:0.0.0-git.15bc76012828"
     assert mirrors[("image", "dev", "messaging", "image")] == f"{REGISTRY}/bitnamilegacy/kafka:3.6.0"
     text = bom(capsys, str(K3S), "--mirror", REGISTRY)
     assert text.splitlines()[0].split() == ["STAGE", "BUILDING", "BLOCK", "SOURCE", "CHART", "VERSION", "MIRROR"]
@@ -86,7 +88,7 @@ def test_the_mirrored_tree_takes_everything_from_the_registry_and_validates(tmp_
     capsys.readouterr()
     assert main(["validate", str(K3S), "--tree", str(tree), "--crds", str(CRDS)]) == 0, capsys.readouterr().out
     objects = [o for stage in ("dev", "prod") for o in kustomize_build(tree / f"building-blocks/{stage}/messaging")]
-    objects += [o for stage in ("dev", "prod") for o in kustomize_build(tree / f"building-blocks/{stage}/payments")]
+    objects += [o for stage in ("dev", "prod") for o in kustomize_build(tree / f"building-blocks/{stage}/digital-registries")]
     sources = [o for o in objects if o["kind"] in ("HelmRepository", "OCIRepository", "GitRepository")]
     assert sources and all(o["spec"]["url"].startswith(f"oci://{REGISTRY}/charts/") for o in sources)
     # The sandbox's git charts, pinned to a commit, are packaged as a pre-release naming it.

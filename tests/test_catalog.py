@@ -24,7 +24,22 @@ from govstack_gen.spec.semver import parse_version
 from helpers import CASES, EXAMPLES, SANDBOX_COMMIT, SHARED
 
 K3S = EXAMPLES / "sandbox-k3s" / "environment.yaml"
-SANDBOX = {"information-mediator", "messaging", "payments", "digital-registries", "registration", "cache", "monitoring"}
+SANDBOX = {"information-mediator", "messaging", "digital-registries", "cache", "monitoring"}
+APPS = CASES / "catalogs" / "apps"  # the tests' own payments and registration entries (made-up charts)
+
+
+def with_apps(tmp_path: Path) -> Path:
+    """The k3s example with the tests' payments and registration building blocks added (the
+    shipped catalog has neither: their sandbox charts cannot be installed under the rules)."""
+    import shutil
+
+    shutil.copytree(APPS, tmp_path / "catalog")
+    spec = tmp_path / "environment.yaml"
+    text = K3S.read_text().replace("buildingBlocks:\n  - id:", "catalogs: [catalog]\nbuildingBlocks:\n  - id:", 1)
+    text = text.replace("\n  - id: cache\n", "\n  - id: payments\n    catalog: {name: payments}\n\n  - id: registration\n"
+                        "    catalog: {name: registration}\n\n  - id: cache\n", 1)
+    spec.write_text(text)
+    return spec
 EXTERNAL = {"govstack-messaging", "consent"}
 
 
@@ -113,13 +128,13 @@ def test_version_operators_agree_with_each_other(a: str, b: str) -> None:
     assert key_a is not None and key_b is not None and holds("<") == (key_a < key_b)
 
 
-def test_requirements_become_the_order_of_both_engines() -> None:
-    env = load_and_resolve(K3S)
+def test_requirements_become_the_order_of_both_engines(tmp_path: Path) -> None:
+    env = load_and_resolve(with_apps(tmp_path))
     block = {b.id: b for b in env.blocks}
     assert block["payments"].depends_on == ("information-mediator", "messaging")  # strong requirements
-    assert block["digital-registries"].depends_on == ("cache", "information-mediator")  # the cache: weak, present
-    assert block["digital-registries"].weak == ("cache",)
-    assert block["registration"].depends_on == ("digital-registries", "information-mediator")
+    assert block["digital-registries"].depends_on == ("information-mediator",)
+    assert block["registration"].depends_on == ("digital-registries", "information-mediator")  # the registries: weak, present
+    assert block["registration"].weak == ("digital-registries",)
     assert depths(env) == {"cache": 0, "information-mediator": 0, "messaging": 0, "monitoring": 0,
                            "digital-registries": 1, "payments": 1, "registration": 2}
     # A requirement is a flow: the requiring block may call its providers (network policies).
@@ -134,24 +149,25 @@ def test_git_charts_pin_the_commit_of_the_chart_snapshot() -> None:
              if line.startswith("| sandbox/") and "GovStackWorkingGroup/sandbox-deployment" in line}
     assert short == {SANDBOX_COMMIT[:12]}
     git = [e for e in load_catalog().entries if not isinstance(e.spec, ExternalSpec) and isinstance(e.spec.chart, GitChart)]
-    assert {e.name for e in git} == {"information-mediator", "digital-registries", "registration", "payments"}
+    assert {e.name for e in git} == {"information-mediator", "digital-registries"}
     assert {e.spec.chart.version for e in git if isinstance(e.spec.chart, GitChart)} == {SANDBOX_COMMIT}
 
 
 def test_influences_change_the_influenced_blocks_config_and_say_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["render", str(K3S), "--output", str(tmp_path / "out")]) == 0
+    assert main(["render", str(with_apps(tmp_path)), "--output", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
-    assert "influenced: information-mediator <- digital-registries, payments, registration\n" in err
+    assert "influenced: information-mediator <- digital-registries, payments\n" in err
     assert "influenced: monitoring <- messaging\n" in err
     release = yaml.safe_load((tmp_path / "out/building-blocks/base/information-mediator/helmrelease-information-mediator.yaml")
                              .read_text())
-    assert release["metadata"]["annotations"]["govstack.dev/influenced-by"] == "digital-registries, payments, registration"
+    assert release["metadata"]["annotations"]["govstack.dev/influenced-by"] == "digital-registries, payments"
     # The sandbox chart has no value for its subsystems: those influences only open the way.
     assert release["spec"]["values"]["sandbox-im-xroad-ss"] == {"dbStorage": "5Gi"}
     prometheus = yaml.safe_load((tmp_path / "out/building-blocks/base/monitoring/helmrelease-monitoring.yaml").read_text())
     jobs = prometheus["spec"]["values"]["serverFiles"]["prometheus.yml"]["scrape_configs"]
     assert [j["job_name"] for j in jobs] == ["prometheus", "messaging"]
-    assert jobs[1]["static_configs"] == [{"targets": ["messaging-kafka-jmx-metrics.messaging.svc:5556"]}]
+    assert jobs[1]["static_configs"] == [{"targets": ["messaging-kafka-jmx-metrics.messaging.svc:5556"],
+                                          "labels": {"environment": "sandbox"}}]
     # Influence with connect: monitoring may call messaging, and messaging lets it in.
     policies = tmp_path / "out/platform/base"
     assert (policies / "monitoring/networkpolicy-allow-to-messaging.yaml").is_file()
@@ -178,11 +194,12 @@ def test_a_user_catalog_folder_adds_and_shadows_entries(tmp_path: Path, capsys: 
     assert listed == [("messaging", "3.6.0", "catalog/messaging-3.6.0.yaml"), ("messaging", "3.7.0", "catalog/messaging-3.7.0.yaml")]
 
 
-def test_the_graph_tells_requirements_weak_requirements_and_influences_apart(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["graph", str(K3S)]) == 0
+def test_the_graph_tells_requirements_weak_requirements_and_influences_apart(tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["graph", str(with_apps(tmp_path))]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "  bb_messaging --> bb_payments" in lines
-    assert "  bb_cache -.-> bb_digital_registries" in lines
+    assert "  bb_digital_registries -.-> bb_registration" in lines
     assert "  bb_messaging -. influences .-> bb_monitoring" in lines
 
 
@@ -196,16 +213,20 @@ def test_the_rds_case_renders_ack_objects_and_flux_values_from() -> None:
         "deletionProtection": True, "publiclyAccessible": False, "storageEncrypted": True, "allocatedStorage": 50}
     assert instance["spec"]["masterUserPassword"] == {"key": "password", "name": "registries-db", "namespace": "digital-registries"}
     release = yaml.safe_load(files["building-blocks/base/digital-registries/helmrelease-digital-registries.yaml"])
-    assert [(v["valuesKey"], v["targetPath"]) for v in release["spec"]["valuesFrom"]] == [
-        ("host", "externalPostgresql.host"), ("port", "externalPostgresql.port")]
+    # Baserow takes its database from the backend's environment: the endpoint and the password
+    # reach it through Flux valuesFrom (the password from the credentials Secret, never in git).
+    assert [(v["kind"], v["valuesKey"], v["targetPath"]) for v in release["spec"]["valuesFrom"]] == [
+        ("ConfigMap", "host", "backendConfigMap.DATABASE_HOST"), ("ConfigMap", "port", "backendConfigMap.DATABASE_PORT"),
+        ("Secret", "password", "backendSecrets.DATABASE_PASSWORD")]
     assert release["spec"]["values"]["postgresql"] == {"enabled": False}
-    assert release["spec"]["values"]["externalPostgresql"]["existingSecret"] == "registries-db"
+    assert release["spec"]["values"]["backendConfigMap"]["DATABASE_USER"] == "baserow"
+    assert "DATABASE_PASSWORD" not in release["spec"]["values"].get("backendSecrets", {})
     # No in-chart volume for a database on RDS.
     assert not any("digital-registries-database" in path and "persistentvolume" in path for path in files)
 
 
 def test_external_services_meet_requirements_without_being_deployed(tmp_path: Path) -> None:
-    env = load_and_resolve(K3S)
+    env = load_and_resolve(with_apps(tmp_path))
     registration = env.block("registration")
     assert [s.id for s in registration.external] == ["messaging-gateway"]
     assert "messaging-gateway" not in registration.depends_on  # nothing to wait for
@@ -215,7 +236,7 @@ def test_external_services_meet_requirements_without_being_deployed(tmp_path: Pa
     assert not any("messaging-gateway" in path and "helmrelease" in path for path in files)
     # A requirement can hand the chart the service's address.
     spec = tmp_path / "environment.yaml"
-    spec.write_text(K3S.read_text().replace(
+    spec.write_text(spec.read_text().replace(
         "  - id: registration\n    catalog: {name: registration}\n",
         "  - id: registration\n    catalog: {name: registration}\n    requires:\n      weak:\n"
         "        - {matchLabels: {provides-messaging: \"true\"}, urlKey: notifications.gatewayUrl}\n"))

@@ -244,16 +244,24 @@ def test_routes_and_policy_ports(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert code == 1 and set(codes(report)) == {"E727"}
     found = sorted((d["path"], d["message"], d["hint"]) for d in report["errors"])
     assert found == [
-        ("buildingBlocks[0].routes[0].port", "monitoring: NetworkPolicy/allow-ingress-controller opens port 80, on which no pod of "
-         "the chart listens (the Service sends it to 9090)",
-         "network policies name the pods' ports, not the Service's: the route's traffic is dropped"),
+        ("buildingBlocks[0].routes[0].port", "monitoring: the Service sends the route's port 80 to 9090, which no network policy "
+         "of the namespace opens: the route's traffic is dropped",
+         "set the route's targetPort: 9090 (network policies name the pods' ports, not the Service's)"),
         ("buildingBlocks[0].routes[1].service", "monitoring: IngressRoute/api routes to Service 'prometheus', which the chart does "
          "not create", "did you mean 'monitoring-prometheus-server'? the chart's Services: monitoring-prometheus-server"),
         ("buildingBlocks[0].routes[2].port", "monitoring: IngressRoute/push routes to port 9091 of Service "
          "'monitoring-prometheus-server', which has ports 80", "use one of the Service's ports"),
         ("buildingBlocks[0].routes[2].port", "monitoring: NetworkPolicy/allow-ingress-controller opens port 9091, on which no pod "
-         "of the chart listens", "network policies name the pods' ports, not the Service's: the route's traffic is dropped"),
+         "of the chart listens", "network policies name the pods' ports: route to a port the chart's pods listen on"),
     ]
+    # The route names the pods' port behind the Service's: allowed.
+    behind = """\
+    - id: monitoring
+      catalog: {name: monitoring}
+      routes: [{name: ui, service: monitoring-prometheus-server, port: 80, targetPort: 9090}]
+    """
+    code, report = validate(spec(tmp_path, behind), capsys)
+    assert (code, codes(report)) == (0, [])
     # The Service on the pods' own port: routed and allowed.
     fine = """\
     - id: monitoring
@@ -300,12 +308,11 @@ def test_missing_chart_helm_and_unrenderable_chart(tmp_path: Path, capsys: pytes
     - id: podinfo
       resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: 500m, memory: 512Mi}}
       chart: {repo: "https://stefanprodan.github.io/podinfo/", name: podinfo, version: "6.7.1"}
-    - id: payments
-      catalog: {name: payments}
-      requires: {strong: []}
-      routes: [{name: api, $patch: delete}]
-      influences: []
-    """
+    - id: payments  # the sandbox's payment hub, whose fin-engine dependency the chart folder lacks
+      resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: 500m, memory: 512Mi}}
+      chart: {git: "https://github.com/GovStackWorkingGroup/sandbox-deployment.git", path: blocks/mifos-payment-hub,
+              version: SANDBOX_COMMIT}
+    """.replace("SANDBOX_COMMIT", SANDBOX_COMMIT)
     path = spec(tmp_path, blocks)
     code, report = validate(path, capsys)
     assert code == 1

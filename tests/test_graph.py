@@ -50,12 +50,12 @@ def test_sandbox_graph(capsys: pytest.CaptureFixture[str]) -> None:
     spec = EXAMPLES / "sandbox-k3s" / "environment.yaml"
     text = graph(capsys, spec)
     edges = set(re.findall(r"^  (\w+) --> (\w+)$", text, re.M))
-    assert ("bb_messaging", "bb_payments") in edges and ("platform", "bb_messaging") in edges
-    assert ("platform", "bb_payments") not in edges  # only roots hang off the platform
-    assert '  bb_registration["registration<br/>registration · wave 2"]' in text.splitlines()
+    assert ("bb_information_mediator", "bb_digital_registries") in edges and ("platform", "bb_messaging") in edges
+    assert ("platform", "bb_digital_registries") not in edges  # only roots hang off the platform
+    assert '  bb_digital_registries["digital-registries<br/>digital-registries · wave 1"]' in text.splitlines()
     dot = graph(capsys, spec, "--format", "dot")
     assert dot.startswith('digraph "sandbox" {\n  rankdir=LR;\n') and dot.endswith("}\n")
-    assert '  "messaging" -> "payments";' in dot.splitlines()
+    assert '  "information-mediator" -> "digital-registries";' in dot.splitlines()
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.parent.name)

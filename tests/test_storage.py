@@ -139,8 +139,8 @@ def test_moving_a_volume_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert ("claim cache/cache-data would move from local storage-id=main-01:/srv/k8s-data/sandbox/cache/data "
             "to local storage-id=main-01:/srv/other-disk/sandbox/cache/data") in err
-    # cache, the registries' database, messaging, monitoring and the information mediator's nine
-    assert err.count("error[E516]") == 13
+    # cache, the registries' database, Redis and files, messaging, monitoring and the information mediator's nine
+    assert err.count("error[E516]") == 15
 
 
 def test_changing_a_bound_claim_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

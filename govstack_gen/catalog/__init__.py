@@ -163,7 +163,7 @@ def _read_folder(files: Iterable[tuple[str, bytes]], entries: list[Entry], probl
         try:
             doc, found = convert(parse_document(raw, name))
             problems.extend(found)
-            entry = validate_as(KINDS.get(str(doc.data.get("kind")), CatalogEntry), doc)
+            entry = validate_as(KINDS.get(str(doc.data.get("kind")), CatalogEntry), _as_named(doc))
         except SpecError as exc:
             problems.extend(exc.diagnostics)
             continue
@@ -176,6 +176,16 @@ def _read_folder(files: Iterable[tuple[str, bytes]], entries: list[Entry], probl
         labels = {VERSION_LABEL: entry.metadata.version, **entry.spec.labels}
         entries.append(Entry(entry.metadata.name, entry.metadata.version, name, doc.data["spec"], labels, entry.spec,
                              entry.metadata.description, doc))
+
+
+def _as_named(doc: SpecDocument) -> SpecDocument:
+    """The entry as checked: `${block.id}` stands for an id, checked as the entry's own name (the
+    id a building block naming it usually has); the entry keeps the placeholder for merging."""
+    meta = doc.data.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str) or not isinstance(doc.data.get("spec"), dict):
+        return doc
+    return SpecDocument(doc.name, {**doc.data, "spec": _replace(doc.data["spec"], BLOCK_ID, name)}, doc.key_pos, doc.value_pos)
 
 
 def catalog_of(doc: SpecDocument, spec_dir: Path) -> tuple[Catalog, list[Diagnostic]]:

@@ -111,5 +111,9 @@ def values_from(block: Block) -> list[dict[str, Any]]:
     if db is None or db.external is None:
         return []
     name = connection_config_map(block)
-    return [{"kind": "ConfigMap", "name": name, "targetPath": db.external.host_key, "valuesKey": "host"},
-            {"kind": "ConfigMap", "name": name, "targetPath": db.external.port_key, "valuesKey": "port"}]
+    out = [{"kind": "ConfigMap", "name": name, "targetPath": db.external.host_key, "valuesKey": "host"},
+           {"kind": "ConfigMap", "name": name, "targetPath": db.external.port_key, "valuesKey": "port"}]
+    if db.external.password_key and db.credentials:
+        out.append({"kind": "Secret", "name": db.credentials.secret, "targetPath": db.external.password_key,
+                    "valuesKey": db.credentials.password_key})
+    return out

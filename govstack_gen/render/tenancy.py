@@ -174,7 +174,9 @@ def network_policies(env: Resolved, block: Block) -> list[dict[str, Any]]:
             "egress": [{"to": [{"podSelector": everything}]}],
         }),
     ]
-    ports = sorted({r.port for r in block.spec.routes} | {r.port for r in block.spec.tcp_routes})
+    # Network policies name the pods' ports, not the Service's: a route's targetPort when the
+    # Service maps its port to another.
+    ports = sorted({r.target_port or r.port for r in block.spec.routes} | {r.target_port or r.port for r in block.spec.tcp_routes})
     if ports:
         policies.append(_policy(env, block, "allow-ingress-controller", {
             "podSelector": everything,

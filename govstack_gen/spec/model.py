@@ -227,6 +227,9 @@ class Route(SpecModel):
     path: Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")] = "/"
     service: DnsLabel
     port: Annotated[int, Field(ge=1, le=65535)]
+    target_port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        None, description="The pods' port the Service sends `port` to, which the network policy opens; default: port."
+    )
     middlewares: list[str] = Field(default_factory=list)
     priority: Annotated[int, Field(ge=1, le=10000)] | None = None
     cert_resolver: DnsLabel | None = None
@@ -237,6 +240,9 @@ class TcpRoute(SpecModel):
     entry_point: DnsLabel
     service: DnsLabel
     port: Annotated[int, Field(ge=1, le=65535)]
+    target_port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        None, description="The pods' port the Service sends `port` to, which the network policy opens; default: port."
+    )
 
 
 class IpAllowList(SpecModel):
@@ -424,6 +430,10 @@ class ExternalDatabase(SpecModel):
     port_key: ValuesKey
     user_key: ValuesKey | None = Field(None, description="Chart value that takes the user name of the credentials.")
     secret_key: ValuesKey | None = Field(None, description="Chart value that takes the credentials Secret's name.")
+    password_key: ValuesKey | None = Field(
+        None, description="For a chart that reads no existing Secret: the chart value that takes the password itself, "
+        "passed by Flux from the credentials Secret at install (valuesFrom), never written in the repository."
+    )
     values: dict[str, Any] = Field(default_factory=dict)
 
 

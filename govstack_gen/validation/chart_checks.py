@@ -490,14 +490,23 @@ def _policy_ports(ctx: Context, templates: list[PodTemplate], reached: dict[int,
                 port = entry.get("port")
                 if not isinstance(port, int) or port in listening:
                     continue
-                routes = reached.get(port, {})
-                behind = sorted({p for targets in routes.values() for p in targets})
-                # At the route whose Service sends the port elsewhere, else any route on it.
-                route = next((loc for loc, targets in routes.items() if targets), None) or _route_with_port(ctx.fence, port)
+                if any(reached.get(port, {}).values()):
+                    continue  # a Service port the pods do not listen on: said below, at its route, with the pods' port
+                route = _route_with_port(ctx.fence, port)
                 yield Finding("E727", ctx.block, route or ("routes",),
-                              f"NetworkPolicy/{_meta(policy).get('name')} opens port {port}, on which no pod of the chart listens"
-                              + (f" (the Service sends it to {', '.join(map(str, behind))})" if behind else ""),
-                              "network policies name the pods' ports, not the Service's: the route's traffic is dropped")
+                              f"NetworkPolicy/{_meta(policy).get('name')} opens port {port}, on which no pod of the chart listens",
+                              "network policies name the pods' ports: route to a port the chart's pods listen on")
+    # Network policies name the pods' ports: a route whose Service sends its port to another
+    # reaches the pods only if that one is open (the route's targetPort).
+    opened = {e.get("port") for policy in ctx.fence.policies for rule in (policy.get("spec") or {}).get("ingress") or []
+              for e in rule.get("ports") or []}
+    for port, routes in sorted(reached.items()):
+        for loc, targets in routes.items():
+            if targets and opened and not targets & opened:
+                yield Finding("E727", ctx.block, loc, f"the Service sends the route's port {port} to "
+                              f"{', '.join(map(str, sorted(targets)))}, which no network policy of the namespace opens: the "
+                              "route's traffic is dropped", f"set the route's targetPort: {min(targets)} (network policies "
+                              "name the pods' ports, not the Service's)")
 
 
 def _route_with_port(fence: Fence, port: int) -> Loc | None:
