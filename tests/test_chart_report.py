@@ -92,3 +92,33 @@ def test_baserow_on_rds_reads_the_external_database(capsys: pytest.CaptureFixtur
 
 def test_shared_charts_are_there() -> None:
     assert (SHARED / "charts" / "SOURCES.md").is_file()
+
+
+def test_the_readme_catalog_table_is_current(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's table of shipped entries says what each entry is: a row per deployable entry
+    naming its chart and version, every volume, its Pod Security level, and the repository of
+    every image its chart renders (from `bom --charts` of both examples, which run every entry)."""
+    from govstack_gen.catalog import load_catalog
+    from govstack_gen.spec.model import ExternalSpec, GitChart
+
+    readme = (ROOT / "README.md").read_text()
+    rows = {line.split(" | ")[0].removeprefix("| "): line for line in readme.splitlines() if line.startswith("| ")}
+    images: dict[str, set[str]] = {}
+    for example in ("sandbox-k3s", "sandbox-eks"):
+        capsys.readouterr()
+        assert main(["bom", f"examples/{example}/environment.yaml", "--charts", "--chart-dir", "../shared/charts", "--offline",
+                     "--format", "json"]) == 0
+        for image in json.loads(capsys.readouterr().out)["images"]:
+            images.setdefault(image["buildingBlock"], set()).add(image["image"].rsplit("@", 1)[0].rsplit(":", 1)[0])
+    entries = [e for e in load_catalog().latest() if not isinstance(e.spec, ExternalSpec)]
+    assert {f"{e.name} {e.version}" for e in entries} == {key for key in rows if key[0].islower() and " " in key
+                                                           and key.split()[-1][0].isdigit()}
+    for entry in entries:
+        row = rows[f"{entry.name} {entry.version}"]
+        chart = entry.spec.chart
+        assert (f"`{chart.path}` at commit {chart.version[:8]}" if isinstance(chart, GitChart)
+                else f"{chart.name} {chart.version}") in row, entry.name
+        for volume in entry.spec.volumes:
+            assert volume.name in row, (entry.name, volume.name)
+        assert f"| {entry.spec.pod_security.level}" in row, entry.name
+        assert images.get(entry.name) and all(image in row for image in images[entry.name]), (entry.name, images.get(entry.name))

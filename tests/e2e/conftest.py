@@ -4,11 +4,12 @@ own, under its own etcd prefix) per test, with the CRDs of ../shared/crds instal
 from __future__ import annotations
 
 import itertools
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from controlplane import APIServer, Etcd, assets, crd_documents, keep_logs, stop
+from controlplane import ROOT, APIServer, ControllerManager, Etcd, assets, crd_documents, keep_logs, stop
 
 _clusters = itertools.count()
 
@@ -51,3 +52,28 @@ def cluster(bin_dir: Path, etcd: Etcd, tmp_path: Path, request: pytest.FixtureRe
         if failed:
             print(api.log_tail())
         keep_logs(api.workdir, failed)
+
+
+@pytest.fixture(scope="session")
+def flux_bin() -> Path:
+    result = subprocess.run([str(ROOT / "scripts" / "e2e-assets"), "flux"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"scripts/e2e-assets flux failed:\n{result.stderr[-4000:]}")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def controller_manager_bin() -> Path:
+    result = subprocess.run([str(ROOT / "scripts" / "e2e-assets"), "controller-manager"], capture_output=True, text=True,
+                            check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"scripts/e2e-assets controller-manager failed:\n{result.stderr[-4000:]}")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def controller_manager(controller_manager_bin: Path, cluster: APIServer, tmp_path: Path) -> Iterator[ControllerManager]:
+    manager = ControllerManager(controller_manager_bin, tmp_path / "controller-manager", cluster)
+    manager.start()
+    yield manager
+    manager.stop()

@@ -1,6 +1,6 @@
 """Servers on loopback for the reconciliation test: a git server (smart HTTP, through
-`git http-backend`) holding the rendered environment repository, and a Helm repository with
-one tiny chart. Both run in threads of the test process and stop with it."""
+`git http-backend`) holding the rendered environment repository (and chart repositories), and a
+Helm repository with tiny charts and real ones packaged from ../shared/charts. Both run in threads of the test process and stop with it."""
 
 from __future__ import annotations
 
@@ -108,19 +108,33 @@ def chart_archive(name: str, version: str) -> bytes:
     return buffer.getvalue()
 
 
-class HelmRepository(_Server):
-    """A Helm repository (index.yaml and chart archives) served from `root`."""
+def _index(root: Path) -> str:
+    """index.yaml of the archives in `root` (relative URLs), read from their Chart.yaml."""
+    import yaml
 
-    def __init__(self, root: Path, charts: dict[str, str]):
+    entries: dict[str, list[dict[str, Any]]] = {}
+    for archive in sorted(root.glob("*.tgz")):
+        with tarfile.open(archive) as tar:
+            member = next(m for m in tar.getmembers() if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml"))
+            handle = tar.extractfile(member)
+            assert handle is not None
+            meta = yaml.safe_load(handle.read())
+        entries.setdefault(meta["name"], []).append({**meta, "digest": hashlib.sha256(archive.read_bytes()).hexdigest(),
+                                                     "urls": [archive.name], "created": "2026-01-01T00:00:00Z"})
+    return yaml.safe_dump({"apiVersion": "v1", "entries": entries})
+
+
+class HelmRepository(_Server):
+    """A Helm repository (index.yaml and chart archives) served from `root`: tiny generated
+    charts, and real chart folders packaged with `helm package` (`packaged`, with `helm`)."""
+
+    def __init__(self, root: Path, charts: dict[str, str], packaged: tuple[Path, ...] = (), helm: str = "helm"):
         root.mkdir(parents=True, exist_ok=True)
-        entries = []
         for name, version in sorted(charts.items()):
-            archive = chart_archive(name, version)
-            (root / f"{name}-{version}.tgz").write_bytes(archive)
-            entries.append(f"  {name}:\n  - apiVersion: v2\n    name: {name}\n    version: {version}\n"
-                           f"    digest: {hashlib.sha256(archive).hexdigest()}\n    urls: [{name}-{version}.tgz]\n"
-                           f"    created: '2026-01-01T00:00:00Z'\n")
-        (root / "index.yaml").write_text("apiVersion: v1\nentries:\n" + "".join(entries))
+            (root / f"{name}-{version}.tgz").write_bytes(chart_archive(name, version))
+        for folder in packaged:
+            subprocess.run([helm, "package", str(folder), "--destination", str(root)], check=True, capture_output=True)
+        (root / "index.yaml").write_text(_index(root))
 
         class Handler(SimpleHTTPRequestHandler):
             def __init__(self, *args: Any, **kwargs: Any):

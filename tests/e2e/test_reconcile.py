@@ -8,15 +8,12 @@ manage must exist, a SOPS-encrypted Secret decrypted by kustomize-controller amo
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from controlplane import ROOT, APIServer, free_port, stop
+from controlplane import APIServer, FluxControllers
 from servers import GitServer, HelmRepository, publish
 
 from govstack_gen.cli import main
@@ -56,55 +53,6 @@ buildingBlocks:
     chart: {{repo: "{helm}", name: greeting, version: "0.1.0"}}
 """
 TOKEN = "decrypted-by-kustomize-controller"
-
-
-@pytest.fixture(scope="session")
-def flux_bin() -> Path:
-    result = subprocess.run([str(ROOT / "scripts" / "e2e-assets"), "flux"], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"scripts/e2e-assets flux failed:\n{result.stderr[-4000:]}")
-    return Path(result.stdout.strip().splitlines()[-1])
-
-
-class Controllers:
-    def __init__(self, bin_dir: Path, api: APIServer, workdir: Path):
-        self.workdir = workdir
-        (workdir / "storage").mkdir(parents=True, exist_ok=True)  # source-controller's artifacts
-        storage = free_port()
-        env = dict(os.environ, KUBECONFIG=str(api.kubeconfig), RUNTIME_NAMESPACE="flux-system", HOME=str(workdir))
-        common = ["--enable-leader-election=false", "--log-level=debug"]
-        commands = {
-            "source-controller": [f"--storage-path={workdir / 'storage'}", f"--storage-addr=127.0.0.1:{storage}",
-                                  f"--storage-adv-addr=127.0.0.1:{storage}"],
-            # Flux's multi-tenancy lockdown (CHECKLIST §6): nothing applies with the controller's own
-            # rights unless the object names an account that has them.
-            "kustomize-controller": ["--no-cross-namespace-refs=true", "--no-remote-bases=true",
-                                     "--default-service-account=default"],
-            "helm-controller": ["--no-cross-namespace-refs=true", "--default-service-account=default"],
-        }
-        self.processes = []
-        for name, args in commands.items():
-            with (workdir / f"{name}.log").open("wb") as log:
-                self.processes.append(subprocess.Popen(
-                    [str(bin_dir / name), *common, *args, f"--metrics-addr=127.0.0.1:{free_port()}",
-                     f"--health-addr=127.0.0.1:{free_port()}"], env=env, stdout=log, stderr=subprocess.STDOUT))
-
-    def check_running(self) -> None:
-        time.sleep(3)
-        dead = [p.args[0] for p in self.processes if p.poll() is not None]
-        if dead:
-            pytest.fail(f"{dead} exited:\n{self.logs()}")
-
-    def logs(self, lines: int = 30) -> str:
-        out = []
-        for path in sorted(self.workdir.glob("*.log")):
-            out.append(f"--- {path.name}")
-            out += path.read_text(errors="replace").splitlines()[-lines:]
-        return "\n".join(out)
-
-    def stop(self) -> None:
-        for process in self.processes:
-            stop(process)
 
 
 @pytest.fixture
@@ -147,7 +95,7 @@ def test_flux_reconciles_the_rendered_tree(cluster: APIServer, flux_bin: Path, s
     from helpers import kustomize_build
 
     cluster.apply(kustomize_build(repo / "clusters" / "dev"))
-    controllers = Controllers(flux_bin, cluster, tmp_path / "controllers")
+    controllers = FluxControllers(flux_bin, cluster, tmp_path / "controllers")
     try:
         controllers.check_running()
         for kind, namespace, name in [("kustomization", "flux-system", "platform"),
