@@ -464,3 +464,39 @@ def test_a_mirror_rewrite_the_chart_never_reads(tmp_path: Path, capsys: pytest.C
     assert messages(report, "E728") == [
         "cache: values key 'sidecar.image.registry' (the mirror's image registry.internal:5000/govstack/example/agent:1.0) changes "
         "nothing the chart renders: the chart does not read it"]
+
+
+HEADROOM = 0.9  # every entry's budget still fits its chart's pods with a tenth of it taken away
+
+
+@pytest.mark.parametrize("entry", ["messaging", "cache", "monitoring", "information-mediator", "digital-registries"])
+def test_each_entry_budget_fits_its_chart_with_headroom(entry: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The minimum each chart needs comes from its own output (E726 adds up requests and limits
+    times replicas, LimitRange defaults included): the entry's budget cut by a tenth must still
+    cover it, so an entry never sits at the edge of its quota."""
+    from decimal import Decimal
+
+    from govstack_gen.catalog import load_catalog
+    from govstack_gen.spec.types import parse_quantity
+
+    found = load_catalog().find(entry, None)
+    assert not isinstance(found, str)
+    resources = found.spec.resources
+
+    def cut(quantity: str, unit: str) -> str:
+        value = parse_quantity(quantity) * Decimal(str(HEADROOM))
+        return f"{int(value * 1000)}m" if unit == "cpu" else f"{int(value) // 1024}Ki"
+
+    cutback = {part: {r: cut(getattr(getattr(resources, part), r), r) for r in ("cpu", "memory")} for part in ("requests", "limits")}
+    blocks = f"- {{id: {entry}, catalog: {{name: {entry}}}, resources: {json.dumps(cutback)}}}\n"
+    if entry == "digital-registries":  # it requires the information mediator
+        blocks = "- {id: information-mediator, catalog: {name: information-mediator}}\n" + blocks
+    code, report = validate(spec(tmp_path, blocks), capsys)
+    assert report["chartReleases"] >= 1
+    assert not [m for m in messages(report, "E726") if m.startswith(f"{entry}:")], messages(report, "E726")
+    assert (code, codes(report)) == (0, [])
+    # And the check bites: at a third of the budget the same chart does not fit.
+    third = {part: {r: cut(str(parse_quantity(getattr(getattr(resources, part), r)) / 3), r) for r in ("cpu", "memory")}
+             for part in ("requests", "limits")}
+    code, report = validate(spec(tmp_path, blocks.replace(json.dumps(cutback), json.dumps(third))), capsys)
+    assert code == 1 and any(m.startswith(f"{entry}:") for m in messages(report, "E726"))
