@@ -241,3 +241,39 @@ class FluxControllers:
     def stop(self) -> None:
         for process in self.processes:
             stop(process)
+
+
+def flux_bootstrap(cluster: APIServer, entry: list[dict[str, Any]], secrets: list[dict[str, Any]] | None = None) -> None:
+    """What `flux bootstrap` leaves behind: the namespace (with `secrets` in it, e.g. the
+    cluster's age key), the controllers' accounts bound to cluster-admin (flux install's
+    cluster-reconciler binding), and the stage's entry point (`entry`: its kustomize build)."""
+    controllers = ("kustomize-controller", "helm-controller")
+    cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}])
+    if secrets:
+        cluster.apply(secrets)
+    cluster.apply([
+        *({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "flux-system"}}
+          for name in controllers),
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": "cluster-reconciler-flux-system"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "flux-system"} for name in controllers]},
+    ])
+    cluster.apply(entry)
+
+
+def wait_ready(cluster: APIServer, controllers: FluxControllers, steps: list[tuple[str, str, str]], timeout: str) -> None:
+    """Each (kind, namespace, name) Ready in turn; else fail with every Flux object's conditions
+    and the controllers' logs."""
+    import pytest
+    import yaml
+
+    for kind, namespace, name in steps:
+        waited = cluster.kubectl("wait", f"{kind}/{name}", "-n", namespace, "--for=condition=Ready", f"--timeout={timeout}",
+                                 check=False)
+        if waited.returncode != 0:
+            status = cluster.kubectl("get", "kustomizations,helmreleases,helmcharts,helmrepositories,gitrepositories",
+                                     "-A", "-o", "yaml", check=False).stdout
+            conditions = [(o["kind"], o["metadata"]["name"], c.get("message")) for o in yaml.safe_load(status)["items"]
+                          for c in (o.get("status") or {}).get("conditions", [])]
+            pytest.fail(f"{kind} {namespace}/{name} not Ready: {waited.stderr}\n{conditions}\n{controllers.logs()}")

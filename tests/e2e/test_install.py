@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from controlplane import ROOT, APIServer, ControllerManager, FluxControllers
+from controlplane import ROOT, APIServer, ControllerManager, FluxControllers, flux_bootstrap, wait_ready
 from servers import GitServer, HelmRepository, publish
 
 from govstack_gen.cli import main
@@ -150,33 +150,15 @@ def test_the_real_charts_install_under_their_namespaces_rules(cluster: APIServer
     install_without_waiting(repo)
     publish(repo, tmp_path / "git" / "env.git")
 
-    cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}])
-    cluster.apply([
-        *({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "flux-system"}}
-          for name in ("kustomize-controller", "helm-controller")),
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "cluster-reconciler-flux-system"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "flux-system"}
-                      for name in ("kustomize-controller", "helm-controller")]},
-    ])
     from helpers import kustomize_build
 
-    cluster.apply(kustomize_build(repo / "clusters" / "dev"))
+    flux_bootstrap(cluster, kustomize_build(repo / "clusters" / "dev"))
     controllers = FluxControllers(flux_bin, cluster, tmp_path / "controllers")
     try:
         controllers.check_running()
-        steps = [("kustomization", "flux-system", "platform")] + [
+        wait_ready(cluster, controllers, [("kustomization", "flux-system", "platform")] + [
             step for block in (*INSTALLED, "insecure", "misbound")
-            for step in (("kustomization", "flux-system", block), ("helmrelease", namespace_of(block), block))]
-        for kind, namespace, name in steps:
-            waited = cluster.kubectl("wait", f"{kind}/{name}", "-n", namespace, "--for=condition=Ready",
-                                     f"--timeout={READY_TIMEOUT}", check=False)
-            if waited.returncode != 0:
-                status = cluster.kubectl("get", "kustomizations,helmreleases", "-A", "-o", "yaml", check=False).stdout
-                conditions = [(o["kind"], o["metadata"]["name"], c.get("message")) for o in yaml.safe_load(status)["items"]
-                              for c in (o.get("status") or {}).get("conditions", [])]
-                pytest.fail(f"{kind} {namespace}/{name} not Ready: {waited.stderr}\n{conditions}\n{controllers.logs()}")
+            for step in (("kustomization", "flux-system", block), ("helmrelease", namespace_of(block), block))], READY_TIMEOUT)
         # Installed as the namespace's helm-reconciler: Helm's release record is in the namespace.
         for block in INSTALLED:
             records = cluster.kubectl("get", "secret", "-n", namespace_of(block), "-l", "owner=helm", "-o", "name").stdout

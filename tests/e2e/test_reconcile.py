@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
-from controlplane import APIServer, FluxControllers
+from controlplane import APIServer, FluxControllers, flux_bootstrap, wait_ready
 from servers import GitServer, HelmRepository, publish
 
 from govstack_gen.cli import main
@@ -77,40 +76,20 @@ def test_flux_reconciles_the_rendered_tree(cluster: APIServer, flux_bin: Path, s
     assert main(["render", str(repo / "environment.yaml"), "--check"]) == 0  # encrypted: accepted
     publish(repo, tmp_path / "git" / "env.git")
 
-    # What `flux bootstrap` leaves behind: the namespace, the controllers' accounts bound to
-    # cluster-admin (flux install's cluster-reconciler binding), and the entry point of the stage.
-    cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}])
-    # The cluster's age private key, as `kubectl create secret generic sops-age --from-file=age.agekey=...`.
-    cluster.apply([{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sops-age", "namespace": "flux-system"},
-                    "stringData": {"age.agekey": key.read_text()}}])
-    cluster.apply([
-        *({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "flux-system"}}
-          for name in ("kustomize-controller", "helm-controller")),
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": {"name": "cluster-reconciler-flux-system"},
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "flux-system"}
-                      for name in ("kustomize-controller", "helm-controller")]},
-    ])
     from helpers import kustomize_build
 
-    cluster.apply(kustomize_build(repo / "clusters" / "dev"))
+    # The cluster's age private key, as `kubectl create secret generic sops-age --from-file=age.agekey=...`.
+    age = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sops-age", "namespace": "flux-system"},
+           "stringData": {"age.agekey": key.read_text()}}
+    flux_bootstrap(cluster, kustomize_build(repo / "clusters" / "dev"), [age])
     controllers = FluxControllers(flux_bin, cluster, tmp_path / "controllers")
     try:
         controllers.check_running()
-        for kind, namespace, name in [("kustomization", "flux-system", "platform"),
-                                      ("kustomization", "flux-system", "registry-secrets"),
-                                      ("kustomization", "flux-system", "registry"),
-                                      ("helmrelease", "registry", "registry"), ("kustomization", "flux-system", "consent"),
-                                      ("helmrelease", "consent", "consent")]:
-            waited = cluster.kubectl("wait", f"{kind}/{name}", "-n", namespace, "--for=condition=Ready",
-                                     f"--timeout={READY_TIMEOUT}", check=False)
-            if waited.returncode != 0:
-                status = cluster.kubectl("get", "kustomizations,helmreleases,helmcharts,helmrepositories,gitrepositories",
-                                         "-A", "-o", "yaml", check=False).stdout
-                conditions = [(o["kind"], o["metadata"]["name"], c.get("message")) for o in yaml.safe_load(status)["items"]
-                              for c in (o.get("status") or {}).get("conditions", [])]
-                pytest.fail(f"{kind} {namespace}/{name} not Ready: {waited.stderr}\n{conditions}\n{controllers.logs()}")
+        wait_ready(cluster, controllers, [("kustomization", "flux-system", "platform"),
+                                          ("kustomization", "flux-system", "registry-secrets"),
+                                          ("kustomization", "flux-system", "registry"), ("helmrelease", "registry", "registry"),
+                                          ("kustomization", "flux-system", "consent"), ("helmrelease", "consent", "consent")],
+                   READY_TIMEOUT)
         token = cluster.kubectl("get", "secret", "registry-token", "-n", "registry", "-o", "jsonpath={.data.token}")
         assert base64.b64decode(token.stdout).decode() == TOKEN  # SOPS-decrypted in the cluster, never in git
         consent = cluster.kubectl("get", "kustomization", "consent", "-n", "flux-system", "-o", "jsonpath={.spec.dependsOn[*].name}")
