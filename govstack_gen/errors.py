@@ -86,6 +86,7 @@ CODES: dict[str, str] = {
     "E316": "database placement not possible",
     "E317": "invalid label selector",
     "E318": "secret reference unusable",
+    "E319": "a requirement's urlKey with a provider that says no address",
     # E5xx: storage
     "E501": "storage path is not canonical",
     "E502": "sensitive host path",

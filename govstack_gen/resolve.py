@@ -28,7 +28,7 @@ from govstack_gen.spec.model import (
     SecretRef,
     Sops,
 )
-from govstack_gen.spec.requirements import external_calls, influences_on, requirement_edges
+from govstack_gen.spec.requirements import external_calls, influences_on, provider_addresses, requirement_edges
 from govstack_gen.spec.storage import Placement, placements, storage_class_name
 from govstack_gen.spec.tenancy import ingress_namespace
 from govstack_gen.spec.types import values_path
@@ -165,9 +165,11 @@ def resolve(env: Environment, source: str) -> Resolved:
                   for t, found in influences_on(env).items()}
     services = {s.id: s for s in env.external_services}
     calls = external_calls(env)
+    addresses = {b_id: [(key, provider, _endpoint(spec_of[provider]), where) for key, provider, where in found
+                        if spec_of[provider].endpoint] for b_id, found in provider_addresses(env).items()}
     blocks = tuple(sorted(
         (_block(env.metadata.name, b, located.get(b.id, []), required[b.id], influences.get(b.id, []),
-                [(services[s], key) for s, key in calls[b.id].items()]) for b in env.building_blocks),
+                [(services[s], key) for s, key in calls[b.id].items()], addresses[b.id]) for b in env.building_blocks),
         key=lambda b: b.id))
     stages = tuple(
         ResolvedStage(stage.name, stage.domain, {b.id: _delta(b, stage.building_blocks.get(b.id)) for b in blocks}, stage.sops)
@@ -179,11 +181,19 @@ def resolve(env: Environment, source: str) -> Resolved:
                     tuple(sorted(env.external_services, key=lambda s: s.id)))
 
 
+def _endpoint(spec: BuildingBlock) -> str:
+    return (spec.endpoint or "").replace("${block.id}", spec.id).replace("${block.namespace}", spec.ns)
+
+
 def _block(env_name: str, spec: BuildingBlock, located: list[Placement], required: dict[str, str],
-           influences: list[tuple[str, str, Influence, int]], external: list[tuple[ExternalService, str | None]]) -> Block:
+           influences: list[tuple[str, str, Influence, int]], external: list[tuple[ExternalService, str | None]],
+           addresses: list[tuple[str, str, str, tuple[str, int]]]) -> Block:
     volumes = tuple(_volume(env_name, spec, p) for p in located)
     values = deep_merge(spec.values, _database_values(spec.database))
     written = list(_database_written(spec))
+    for url_key, provider, address, (strength, index) in addresses:  # the chart learns where its provider answers
+        _set_path(values, values_path(url_key), address)
+        written.append(Written(url_key, f"the address of {provider}", spec.id, ("requires", strength, index, "urlKey")))
     for service, key in external:
         if key and service.url:  # the chart learns where the external service answers
             _set_path(values, values_path(key), service.url)

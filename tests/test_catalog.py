@@ -139,6 +139,9 @@ def test_requirements_become_the_order_of_both_engines(tmp_path: Path) -> None:
                            "digital-registries": 1, "payments": 1, "registration": 2}
     # A requirement is a flow: the requiring block may call its providers (network policies).
     assert set(block["payments"].connects_to) == {"information-mediator", "messaging"}
+    # And hands the chart its provider's address (urlKey), from the provider's endpoint.
+    assert block["payments"].values["kafka"] == {"bootstrapServers": "messaging-kafka.messaging.svc.cluster.local:9092"}
+    assert [(w.key, w.what) for w in block["payments"].written] == [("kafka.bootstrapServers", "the address of messaging")]
 
 
 def test_git_charts_pin_the_commit_of_the_chart_snapshot() -> None:

@@ -386,7 +386,8 @@ class Selector(SpecModel):
 class Requirement(Selector):
     description: str = Field("", description="What is needed, for messages, e.g. 'event streaming (Kafka)'.")
     url_key: ValuesKey | None = Field(
-        None, description="Chart value that takes the address of the provider when it is an external service."
+        None, description="Chart value that takes the provider's address: an external service's url, a building "
+        "block's endpoint."
     )
 
 
@@ -496,6 +497,10 @@ class BlockSpec(SpecModel):
         None, description="Replicas of every Deployment the chart renders (set through a post-renderer)."
     )
     depends_on: list[BuildingBlockId] = Field(default_factory=list, description="Building blocks that must be ready first.")
+    endpoint: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[^\s]+$")] | None = Field(
+        None, description="Where it answers inside the cluster (host:port or URL), handed to the building blocks that "
+        "require it with urlKey; ${block.id} and ${block.namespace} are replaced."
+    )
     requires: Requires = Field(default_factory=Requires)
     influences: list[Influence] = Field(default_factory=list)
     resources: Resources = Field(description="The namespace's budget: ResourceQuota and LimitRange.")

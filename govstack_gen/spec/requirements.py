@@ -123,6 +123,21 @@ def external_calls(env: Environment) -> dict[str, dict[str, str | None]]:
     return out
 
 
+def provider_addresses(env: Environment) -> dict[str, list[tuple[str, str, tuple[str, int]]]]:
+    """block id -> [(values key, provider id, (strength, index))]: the in-cluster providers whose
+    address a requirement's urlKey hands to the block's chart."""
+    index = blocks_index(env)
+    out: dict[str, list[tuple[str, str, tuple[str, int]]]] = {}
+    for block in env.building_blocks:
+        found = out.setdefault(block.id, [])
+        for strength in ("strong", "weak"):
+            for r_index, requirement in enumerate(getattr(block.requires, strength)):
+                if requirement.url_key:
+                    found += [(requirement.url_key, provider, (strength, r_index))
+                              for provider in providers(index, block, requirement)]
+    return out
+
+
 def requirement_edges(env: Environment) -> dict[str, dict[str, str]]:
     """block id -> {provider id: why}: the order and the flows requirements add to dependsOn."""
     index = blocks_index(env)
@@ -188,6 +203,15 @@ def check_requirements(env: Environment, doc: SpecDocument, catalog: Catalog) ->
                 continue
             loc: Loc = ("buildingBlocks", b_index, "requires", "strong", r_index)
             out.append(_unmet(env, doc, block, requirement, loc, catalog))
+    by_id = {b.id: b for b in env.building_blocks}
+    for b_index, block in enumerate(env.building_blocks):
+        for key, provider, (strength, r_index) in provider_addresses(env)[block.id]:
+            if by_id[provider].endpoint is None:
+                out.append(doc.diagnostic(("buildingBlocks", b_index, "requires", strength, r_index, "urlKey"), "E319",
+                                          f"{block.id!r} takes the address of {provider!r} at {key}, and {provider!r} "
+                                          "declares no endpoint", f"give {provider!r} an endpoint (where its chart's Service "
+                                          "answers, e.g. ${block.id}-kafka.${block.namespace}.svc.cluster.local:9092), or drop "
+                                          "urlKey"))
     return out
 
 
