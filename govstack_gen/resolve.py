@@ -91,6 +91,7 @@ class Block:
     weak: tuple[str, ...] = ()  # the dependencies that only a weak requirement adds (present, so ordered after)
     external: tuple[ExternalService, ...] = ()  # services outside the cluster it may call
     written: tuple[Written, ...] = ()  # the values govstack-gen writes into its chart
+    endpoint: str | None = None  # where it answers inside the cluster (its spec's endpoint, placeholders replaced)
 
     @property
     def sops_secrets(self) -> tuple[SecretRef, ...]:
@@ -234,6 +235,7 @@ def _block(env_name: str, spec: BuildingBlock, located: list[Placement], require
         weak=tuple(sorted(p for p, why in required.items() if why.startswith("requires (weak)") and p not in spec.depends_on)),
         external=tuple(s for s, _ in external),
         written=tuple(written),
+        endpoint=_endpoint(spec) if spec.endpoint else None,
     )
 
 

@@ -500,3 +500,19 @@ def test_each_entry_budget_fits_its_chart_with_headroom(entry: str, tmp_path: Pa
              for part in ("requests", "limits")}
     code, report = validate(spec(tmp_path, blocks.replace(json.dumps(cutback), json.dumps(third))), capsys)
     assert code == 1 and any(m.startswith(f"{entry}:") for m in messages(report, "E726"))
+
+
+def test_endpoints_name_a_service_of_the_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The address a provider hands to who requires it is a Service the chart creates, on its port."""
+    code, report = validate(spec(tmp_path, CACHE + MESSAGING), capsys)
+    assert (code, codes(report)) == (0, [])  # the entries' endpoints: cache-redis-master:6379, messaging-kafka:9092
+    wrong = CACHE.replace("}}", "}, endpoint: \"${block.id}-redis.${block.namespace}.svc.cluster.local:6379\"}")
+    wrong += MESSAGING.replace("}}", "}, endpoint: \"${block.id}-kafka.${block.namespace}.svc:9093\"}")
+    code, report = validate(spec(tmp_path, wrong), capsys)
+    assert code == 1
+    assert sorted((d["path"], d["message"]) for d in report["errors"]) == [
+        ("buildingBlocks[0].endpoint", "cache: endpoint 'cache-redis.cache.svc.cluster.local:6379' names Service 'cache-redis', "
+         "which the chart does not create"),
+        ("buildingBlocks[1].endpoint", "messaging: endpoint 'messaging-kafka.messaging.svc:9093' names port 9093 of Service "
+         "'messaging-kafka', which has ports 9092"),
+    ]

@@ -187,11 +187,39 @@ class Context:
     chart_claims: tuple[ChartClaim, ...] = ()  # the declared volumes whose claim the chart creates (chartClaim)
     resources_loc: Loc = ("resources",)
     mirror: str | None = None  # the registry every image must come from (render --mirror)
+    endpoint: str | None = None  # where the spec says the building block answers (handed to who requires it)
 
 
 def check_release(ctx: Context, objects: list[Obj]) -> list[Finding]:
     return [*_kinds(ctx, objects), *_pod_security(ctx, objects), *_claims(ctx, objects), *_budget(ctx, objects),
-            *_routes(ctx, objects), *_images(ctx, objects), *_references(ctx, objects)]
+            *_routes(ctx, objects), *_endpoint(ctx, objects), *_images(ctx, objects), *_references(ctx, objects)]
+
+
+def _endpoint(ctx: Context, objects: list[Obj]) -> Iterator[Finding]:
+    """The endpoint the spec hands to the building blocks that require this one names a Service of
+    the chart, on one of its ports (`<service>[.<namespace>[.svc[.cluster.local]]]:<port>`, or a URL)."""
+    if not ctx.endpoint:
+        return
+    address = ctx.endpoint.split("://", 1)[-1].split("/", 1)[0]
+    host, _, port = address.rpartition(":")
+    if not host:
+        host, port = address, ""
+    name, _, rest = host.partition(".")
+    namespace = rest.split(".", 1)[0] if rest else ctx.namespace
+    if namespace != ctx.namespace or (rest and not rest.startswith(f"{namespace}.svc") and rest != namespace):
+        return  # elsewhere: not this chart's to have
+    services = {str(_meta(o).get("name")): o for o in objects if o.get("kind") == "Service"}
+    service = services.get(name)
+    if service is None:
+        close = difflib.get_close_matches(name, sorted(services), n=1, cutoff=0.3)
+        yield Finding("E727", ctx.block, ("endpoint",), f"endpoint {ctx.endpoint!r} names Service {name!r}, which the chart does "
+                      "not create", (f"did you mean {close[0]!r}? " if close else "") + "the chart's Services: "
+                      + (", ".join(sorted(services)) or "none"))
+        return
+    ports = [str(p.get("port")) for p in _service_ports(service)]
+    if port and port not in ports:
+        yield Finding("E727", ctx.block, ("endpoint",), f"endpoint {ctx.endpoint!r} names port {port} of Service {name!r}, "
+                      f"which has ports {', '.join(ports)}", "use one of the Service's ports")
 
 
 def _group(api_version: str) -> str:

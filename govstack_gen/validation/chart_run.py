@@ -101,7 +101,7 @@ def _check(release: Release, result: Rendered, block: Block, stage_fences: dict[
     ctx = Context(block.id, release.namespace, release.engine, fence, project,
                   frozenset(s.name for s in block.spec.secrets), tuple((v.name, v.claim) for v in block.volumes),
                   tuple(ChartClaim(v.name, v.claim, v.storage_class, v.request, v.access_modes, v.class_key) for v in block.volumes
-                        if v.chart_created), mirror=mirror)
+                        if v.chart_created), mirror=mirror, endpoint=block.endpoint)
     objects = list(result.objects)
     yield from check_release(ctx, objects)
     assert result.chart is not None
