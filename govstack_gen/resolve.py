@@ -28,6 +28,7 @@ from govstack_gen.spec.model import (
     SecretRef,
     Sops,
 )
+from govstack_gen.spec.placeholders import BLOCK_ID, BLOCK_NAMESPACE, ENVIRONMENT, substitute
 from govstack_gen.spec.requirements import external_calls, influences_on, provider_addresses, requirement_edges
 from govstack_gen.spec.storage import Placement, placements, storage_class_name
 from govstack_gen.spec.tenancy import ingress_namespace
@@ -166,8 +167,9 @@ def resolve(env: Environment, source: str) -> Resolved:
                   for t, found in influences_on(env).items()}
     services = {s.id: s for s in env.external_services}
     calls = external_calls(env)
-    addresses = {b_id: [(key, provider, _endpoint(spec_of[provider]), where) for key, provider, where in found
-                        if spec_of[provider].endpoint] for b_id, found in provider_addresses(env).items()}
+    endpoints = {b.id: _endpoint(b) for b in env.building_blocks}
+    addresses = {b_id: [(key, provider, address, where) for key, provider, where in found
+                        if (address := endpoints[provider]) is not None] for b_id, found in provider_addresses(env).items()}
     blocks = tuple(sorted(
         (_block(env.metadata.name, b, located.get(b.id, []), required[b.id], influences.get(b.id, []),
                 [(services[s], key) for s, key in calls[b.id].items()], addresses[b.id]) for b in env.building_blocks),
@@ -182,8 +184,9 @@ def resolve(env: Environment, source: str) -> Resolved:
                     tuple(sorted(env.external_services, key=lambda s: s.id)))
 
 
-def _endpoint(spec: BuildingBlock) -> str:
-    return (spec.endpoint or "").replace("${block.id}", spec.id).replace("${block.namespace}", spec.ns)
+def _endpoint(spec: BuildingBlock) -> str | None:
+    """Where the building block answers, its placeholders replaced (None: it says not)."""
+    return substitute(spec.endpoint, {BLOCK_ID: spec.id, BLOCK_NAMESPACE: spec.ns}) if spec.endpoint else None
 
 
 def _block(env_name: str, spec: BuildingBlock, located: list[Placement], required: dict[str, str],
@@ -200,21 +203,20 @@ def _block(env_name: str, spec: BuildingBlock, located: list[Placement], require
             _set_path(values, values_path(key), service.url)
             written.append(Written(key, f"the address of {service.id}", spec.id, ("requires",)))
     for placement, volume in zip(located, volumes, strict=True):
-        where: tuple[str | int, ...] = (("database", "inChart") if placement.loc[-1] == "database"
-                                        else ("volumes", placement.volume.name))
-        if placement.volume.claim_key:
-            _set_path(values, values_path(placement.volume.claim_key), volume.claim)
-            written.append(Written(placement.volume.claim_key, f"the claim of volume {placement.volume.name}", spec.id,
-                                   (*where, "claimKey")))
-        if placement.volume.storage_class_key:
+        declared, in_chart = placement.volume, placement.loc[-1] == "database"
+        if declared.claim_key:
+            _set_path(values, values_path(declared.claim_key), volume.claim)
+            written.append(Written(declared.claim_key, f"the claim of volume {declared.name}", spec.id,
+                                   declared.field_loc(declared.name, "claimKey", in_chart)))
+        if declared.storage_class_key:
             # The chart's own claim takes the class whose only volumes are ours: it binds to the pre-bound PV.
-            _set_path(values, values_path(placement.volume.storage_class_key), volume.storage_class)
-            written.append(Written(placement.volume.storage_class_key, f"the storage class of volume {placement.volume.name}",
-                                   spec.id, (*where, "storageClassKey")))
+            _set_path(values, values_path(declared.storage_class_key), volume.storage_class)
+            written.append(Written(declared.storage_class_key, f"the storage class of volume {declared.name}", spec.id,
+                                   declared.field_loc(declared.name, "storageClassKey", in_chart)))
     for source, source_ns, influence, index in influences:
-        names = {"${environment}": env_name, "${block.id}": source, "${block.namespace}": source_ns}
+        names = {ENVIRONMENT: env_name, BLOCK_ID: source, BLOCK_NAMESPACE: source_ns}
         for position, append in enumerate(influence.append):
-            item = _substitute(append.item, names)
+            item = substitute(append.item, names)
             _append(values, values_path(append.key), item)
             written.append(Written(append.key, f"the item {source}'s influence appends", source,
                                    ("influences", index, "append", position, "key"), item))
@@ -235,7 +237,7 @@ def _block(env_name: str, spec: BuildingBlock, located: list[Placement], require
         weak=tuple(sorted(p for p, why in required.items() if why.startswith("requires (weak)") and p not in spec.depends_on)),
         external=tuple(s for s, _ in external),
         written=tuple(written),
-        endpoint=_endpoint(spec) if spec.endpoint else None,
+        endpoint=_endpoint(spec),
     )
 
 
@@ -271,18 +273,6 @@ def _database_values(db: Database | None) -> dict[str, Any]:
     return values
 
 
-def _substitute(item: Any, names: dict[str, str]) -> Any:
-    if isinstance(item, str):
-        for placeholder, value in names.items():
-            item = item.replace(placeholder, value)
-        return item
-    if isinstance(item, dict):
-        return {k: _substitute(v, names) for k, v in item.items()}
-    if isinstance(item, list):
-        return [_substitute(v, names) for v in item]
-    return item
-
-
 def _append(values: dict[str, Any], path: list[str], item: Any) -> None:
     node = values
     for part in path[:-1]:
@@ -296,7 +286,7 @@ def _volume(env_name: str, spec: BuildingBlock, placement: Placement) -> Resolve
     return ResolvedVolume(
         name=volume.name,
         backend=backend,
-        claim=volume.chart_claim or f"{spec.id}-{volume.name}",
+        claim=volume.claim_name(spec.id),
         # Dots cannot appear in either part, so no two volumes of an environment share a name.
         volume_name=f"{env_name}.{spec.ns}.{volume.name}" if static else None,
         storage_class=storage_class_name(env_name, backend),

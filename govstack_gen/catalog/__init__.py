@@ -25,6 +25,7 @@ from pydantic import Field
 from govstack_gen.errors import Diagnostic, SpecError
 from govstack_gen.spec.load import Loc, SpecDocument, parse_document
 from govstack_gen.spec.model import BlockSpec, ExternalSpec, SpecModel
+from govstack_gen.spec.placeholders import BLOCK_ID, substitute
 from govstack_gen.spec.semver import version_key
 from govstack_gen.spec.types import ChartVersion, DnsLabel
 from govstack_gen.spec.validate import validate_as
@@ -40,7 +41,6 @@ VERSION_LABEL = "version"
 NAMED_LISTS = frozenset({"volumes", "routes", "tcpRoutes", "middlewares", "secrets"})
 DELETE = {"$patch": "delete"}
 CHART_SOURCE_KEYS = frozenset({"repo", "git", "name", "path"})
-BLOCK_ID = "${block.id}"  # replaced by the building block's id in its strings
 
 
 class EntryMetadata(SpecModel):
@@ -185,7 +185,8 @@ def _as_named(doc: SpecDocument) -> SpecDocument:
     name = meta.get("name") if isinstance(meta, dict) else None
     if not isinstance(name, str) or not isinstance(doc.data.get("spec"), dict):
         return doc
-    return SpecDocument(doc.name, {**doc.data, "spec": _replace(doc.data["spec"], BLOCK_ID, name)}, doc.key_pos, doc.value_pos)
+    return SpecDocument(doc.name, {**doc.data, "spec": substitute(doc.data["spec"], {BLOCK_ID: name})}, doc.key_pos,
+                        doc.value_pos)
 
 
 def catalog_of(doc: SpecDocument, spec_dir: Path) -> tuple[Catalog, list[Diagnostic]]:
@@ -258,17 +259,7 @@ def with_own_id(item: Any) -> Any:
     claims: `${block.id}-baserow-frontend`)."""
     if not isinstance(item, dict) or not isinstance(item.get("id"), str):
         return item
-    return _replace(item, BLOCK_ID, item["id"])
-
-
-def _replace(node: Any, placeholder: str, value: str) -> Any:
-    if isinstance(node, str):
-        return node.replace(placeholder, value)
-    if isinstance(node, dict):
-        return {k: _replace(v, placeholder, value) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_replace(v, placeholder, value) for v in node]
-    return node
+    return substitute(item, {BLOCK_ID: item["id"]})
 
 
 def merge(base: Any, over: Any, key: str = "") -> Any:

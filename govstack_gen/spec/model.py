@@ -360,6 +360,16 @@ class Volume(SpecModel):
     )
     reclaim_policy: str = Field("Retain", description="Always Retain: a released volume keeps its data.")
 
+    def claim_name(self, block_id: str) -> str:
+        """The claim the volume is bound to: the chart's own (chartClaim), else govstack-gen's."""
+        return self.chart_claim or f"{block_id}-{self.name}"
+
+    @staticmethod
+    def field_loc(name: str, field: str, in_chart_database: bool) -> tuple[str, ...]:
+        """Where a field of the building block's volume `name` is written (named list items by
+        name): the in-chart database's under database.inChart."""
+        return ("database", "inChart", field) if in_chart_database else ("volumes", name, field)
+
 
 # -- catalog, dependencies, databases, secrets --------------------------------------------------
 

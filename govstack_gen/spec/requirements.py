@@ -204,8 +204,9 @@ def check_requirements(env: Environment, doc: SpecDocument, catalog: Catalog) ->
             loc: Loc = ("buildingBlocks", b_index, "requires", "strong", r_index)
             out.append(_unmet(env, doc, block, requirement, loc, catalog))
     by_id = {b.id: b for b in env.building_blocks}
+    addresses = provider_addresses(env)
     for b_index, block in enumerate(env.building_blocks):
-        for key, provider, (strength, r_index) in provider_addresses(env)[block.id]:
+        for key, provider, (strength, r_index) in addresses[block.id]:
             if by_id[provider].endpoint is None:
                 out.append(doc.diagnostic(("buildingBlocks", b_index, "requires", strength, r_index, "urlKey"), "E319",
                                           f"{block.id!r} takes the address of {provider!r} at {key}, and {provider!r} "

@@ -144,7 +144,7 @@ def check_storage(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                         else "give each volume of a building block its own name")
                 problems.append(doc.diagnostic((*loc, "name"), "E514", message, hint, related=((*seen[volume.name], "name"),)))
             seen.setdefault(volume.name, loc)
-            claim = volume.chart_claim or f"{block.id}-{volume.name}"
+            claim = volume.claim_name(block.id)
             other = claims.get(claim)
             if other is not None and (volume.chart_claim or other[2]) and other[0] != volume.name:
                 problems.append(doc.diagnostic(_field(loc, "chartClaim") if volume.chart_claim else (*loc, "name"), "E514",
@@ -272,7 +272,7 @@ def _claim(doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Loc) ->
         out.append(doc.diagnostic(_field(loc, "storageClassKey"), "E518", "storageClassKey without chartClaim",
                                   "storageClassKey goes with chartClaim (the claim the chart creates); with claimKey the "
                                   "claim is govstack-gen's and has its class already"))
-    claim = volume.chart_claim or f"{block.id}-{volume.name}"
+    claim = volume.claim_name(block.id)
     if volume.claim_key:
         out += _written_value(doc, block, volume.claim_key, claim, f"the claim {claim!r}", _field(loc, "claimKey"))
     return out

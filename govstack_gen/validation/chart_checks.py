@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from govstack_gen.spec.model import Volume
 from govstack_gen.spec.types import parse_quantity
 from govstack_gen.validation.podsecurity import evaluate
 
@@ -332,7 +333,8 @@ def _claims(ctx: Context, objects: list[Obj]) -> Iterator[Finding]:
 
 
 def _volume_loc(volume: str, field_name: str) -> Loc:
-    return ("database", "inChart", field_name) if volume == "database" else ("volumes", volume, field_name)
+    # Findings name the spec's volumes; the in-chart database's is named "database".
+    return Volume.field_loc(volume, field_name, volume == "database")
 
 
 def _chart_claim(ctx: Context, declared: ChartClaim, spec: Obj, what: str) -> Iterator[Finding]:
