@@ -25,7 +25,7 @@ from govstack_gen.bom import ImageRef, find_images
 from govstack_gen.errors import Diagnostic, SourceLocation, SpecError
 from govstack_gen.resolve import Block, Resolved, StageDelta, Written
 from govstack_gen.spec.model import GitChart, RepoChart
-from govstack_gen.spec.types import is_commit
+from govstack_gen.spec.types import is_commit, tag_version
 
 __all__ = ["REGISTRY", "chart_target", "image_target", "mirror"]
 
@@ -36,11 +36,11 @@ CHARTS = "charts"
 
 def chart_target(registry: str, name_or_path: str, version: str, *, git: bool) -> tuple[str, str, str]:
     """(repository URL, chart name, version) in the mirror. A git chart (`name_or_path` is its
-    folder) is packaged with its tag as the chart version, without the leading v (Helm wants
-    SemVer 2: 1.4.2)."""
+    folder) is packaged with its tag's version as the chart version, without the chart's name
+    and the leading v (Helm wants SemVer 2: 1.4.2)."""
     if git:
         # A commit has no version of its own: a SemVer 2 pre-release naming it stands in.
-        packaged = f"0.0.0-git.{version[:12]}" if is_commit(version) else version.removeprefix("v")
+        packaged = f"0.0.0-git.{version[:12]}" if is_commit(version) else tag_version(version) or version
         return f"oci://{registry}/{CHARTS}", posixpath.basename(name_or_path), packaged
     return f"oci://{registry}/{CHARTS}", name_or_path, version
 

@@ -26,14 +26,14 @@ def test_a_fresh_render_is_clean(tree: Path, capsys: pytest.CaptureFixture[str])
     capsys.readouterr()
     assert main(["audit", str(tree)]) == 0
     captured = capsys.readouterr()
-    assert captured.out == "" and captured.err == f"{tree}: clean (23 generated files)\n"
+    assert captured.out == "" and captured.err == f"{tree}: clean (26 generated files)\n"
 
 
 def test_edits_deletions_and_additions_are_reported(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with (tree / "clusters/dev/kustomization.yaml").open("a") as handle:
         handle.write("# tweak\n")
-    (tree / "platform/base/podinfo/limitrange-podinfo.yaml").unlink()
-    (tree / "building-blocks/base/podinfo/secret-extra.yaml").write_text("kind: Secret\n")
+    (tree / "platform/base/cache/limitrange-cache.yaml").unlink()
+    (tree / "building-blocks/base/cache/secret-extra.yaml").write_text("kind: Secret\n")
     (tree / "platform/dev/hand-made").mkdir()
     (tree / "platform/dev/hand-made/route.yaml").write_text("kind: IngressRoute\n")
     (tree / "README.md").write_text("not generated: the root is the operators' own\n")
@@ -41,11 +41,11 @@ def test_edits_deletions_and_additions_are_reported(tree: Path, capsys: pytest.C
     capsys.readouterr()
     assert main(["audit", str(tree), "--format", "json"]) == 1
     report = json.loads(capsys.readouterr().out)
-    assert not report["clean"] and report["owned"] == 23
+    assert not report["clean"] and report["owned"] == 26
     assert [(f["code"], f["message"]) for f in report["findings"]] == [
         ("E401", "clusters/dev/kustomization.yaml was edited by hand since the last render"),
-        ("E406", "platform/base/podinfo/limitrange-podinfo.yaml was deleted by hand"),
-        ("E402", "building-blocks/base/podinfo/secret-extra.yaml was added by hand in a generated folder"),
+        ("E406", "platform/base/cache/limitrange-cache.yaml was deleted by hand"),
+        ("E402", "building-blocks/base/cache/secret-extra.yaml was added by hand in a generated folder"),
         ("E402", "platform/dev/hand-made/route.yaml was added by hand in a generated folder"),
     ]
     assert read_tree(tree) == before  # audit only reads
@@ -59,7 +59,7 @@ def test_an_environment_repository_is_audited_through_its_spec(tmp_path: Path, c
     monkeypatch.chdir(repo)
     capsys.readouterr()
     assert main(["audit"]) == 0
-    assert "clean (23 generated files)" in capsys.readouterr().err
+    assert "clean (26 generated files)" in capsys.readouterr().err
 
 
 def test_a_folder_that_was_never_rendered_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -405,6 +405,46 @@ def test_fetch_from_a_git_repository_at_its_ref(tmp_path: Path) -> None:
     assert isinstance(wrong, str) and "fetching failed:" in wrong and "v9.9.9" in wrong
 
 
+
+@pytest.mark.parametrize(("revision", "version"), [
+    ("v1.4.2", "1.4.2"), ("1.4.2-rc.1", "1.4.2-rc.1"),
+    ("prometheus-25.27.0", "25.27.0"),  # chart-releaser's tags: <chart>-<version>
+    ("kafka/26.2.0", "26.2.0"),  # Bitnami's: <chart>/<version>
+    ("argo-cd-v7.7.0", "7.7.0"),
+    (SANDBOX_COMMIT, None),
+])
+def test_a_git_chart_pins_a_release_tag_as_chart_repositories_write_them(revision: str, version: str | None) -> None:
+    from govstack_gen.mirror import chart_target
+    from govstack_gen.spec.model import GitChart
+    from govstack_gen.spec.types import tag_version
+
+    chart = GitChart.model_validate({"git": "https://github.com/example/charts.git", "path": "charts/x", "version": revision})
+    assert tag_version(chart.version) == version
+    packaged = chart_target("mirror.example.org", "charts/x", revision, git=True)[2]
+    assert packaged == (version or f"0.0.0-git.{SANDBOX_COMMIT[:12]}")
+
+
+@pytest.mark.parametrize("revision", ["main", "release/2026", "kafka/26.1", "26.1.0/kafka", "-1.0.0", "Kafka/1.0.0", "v1.2", "15bc760"])
+def test_a_git_chart_refuses_what_moves_or_names_no_version(revision: str) -> None:
+    from pydantic import ValidationError
+
+    from govstack_gen.spec.model import GitChart
+
+    with pytest.raises(ValidationError, match="E206"):
+        GitChart.model_validate({"git": "https://github.com/example/charts.git", "path": "charts/x", "version": revision})
+
+
+def test_of_two_folders_of_a_git_chart_the_one_its_tag_names_is_rendered() -> None:
+    """../shared/charts holds Bitnami Kafka 26.1.0 and 26.2.0, both in a folder named kafka: a
+    git release of bitnami/charts at kafka/26.2.0 is checked against 26.2.0's Chart.yaml."""
+    from govstack_gen.validation.charts import ChartRef, ChartStore
+
+    store = ChartStore([CHARTS], None, fetch=False)
+    for version in ("26.1.0", "26.2.0"):
+        found = store.find(ChartRef("https://github.com/bitnami/charts.git", "kafka", f"kafka/{version}", "bitnami/kafka"))
+        assert isinstance(found, Path) and f"\nversion: {version}\n" in (found / "Chart.yaml").read_text()
+
+
 # -- images: bom and the mirror ---------------------------------------------------------------------
 
 

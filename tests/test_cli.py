@@ -87,7 +87,7 @@ def test_console_script_and_module_entry_points(tmp_path: Path) -> None:
 
 def test_invalid_spec_exit_code_and_summary(tmp_path: Path) -> None:
     spec = tmp_path / "environment.yaml"
-    spec.write_text(SPEC.read_text().replace('"6.7.1"', '"latest"'))
+    spec.write_text(SPEC.read_text().replace("type: generic", "type: gke"))
     result = subprocess.run([sys.executable, "-m", "govstack_gen", "render", str(spec), "-o", str(tmp_path / "o")],
                             capture_output=True, text=True)
     assert result.returncode == 1

@@ -70,9 +70,9 @@ def test_every_duplicate_key_is_reported() -> None:
 
 def test_an_unquoted_date_stays_the_text_helm_would_see(tmp_path: Path) -> None:
     spec = tmp_path / "environment.yaml"
-    spec.write_text(VALID.replace("        tags: [a, b]\n", "        tags: [a, b]\n        since: 2024-01-31\n"))
+    spec.write_text(VALID.replace("              country: SE\n", "              country: SE\n              since: 2024-01-31\n"))
     env = load_and_resolve(spec)
-    assert env.block("repo-chart").values["config"]["since"] == "2024-01-31"
+    assert env.block("repo-chart").values["serverFiles"]["prometheus.yml"]["global"]["external_labels"]["since"] == "2024-01-31"
 
 
 # -- property: any mutation of a valid spec gives a render or coded diagnostics -----------------

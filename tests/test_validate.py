@@ -50,8 +50,8 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def test_broken_tree_is_reported_with_locations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tree = render_minimal(tmp_path)
-    release = tree / "building-blocks/base/podinfo/helmrelease-podinfo.yaml"
-    namespace = tree / "platform/base/podinfo/namespace-podinfo.yaml"
+    release = tree / "building-blocks/base/cache/helmrelease-cache.yaml"
+    namespace = tree / "platform/base/cache/namespace-cache.yaml"
     edit(release, "  interval:", "  intervall: 5m\n  interval:")
     edit(namespace, "  labels:", "  lables: {}\n  labels:")
     edit(namespace, "enforce: restricted", "enforce: privileged")
@@ -60,16 +60,16 @@ def test_broken_tree_is_reported_with_locations(tmp_path: Path, capsys: pytest.C
     out = capsys.readouterr().out.replace(str(tree), "TREE")
     lines = [line for line in out.splitlines() if not line.startswith("  ")]
     assert lines == [
-        "error[E702]: TREE/building-blocks/base/podinfo/helmrelease-podinfo.yaml:"
+        "error[E702]: TREE/building-blocks/base/cache/helmrelease-cache.yaml:"
         f"{line_of(release, 'intervall')}:3: $.spec.intervall: "
         "unknown field 'intervall' (did you mean 'interval'?)",
-        f"error[E701]: TREE/platform/base/podinfo/namespace-podinfo.yaml:{line_of(namespace, 'lables')}:3:"
+        f"error[E701]: TREE/platform/base/cache/namespace-cache.yaml:{line_of(namespace, 'lables')}:3:"
         " $.metadata.lables: unknown field 'lables' (did you mean 'labels'?)",
-        f"error[E705]: TREE/platform/base/podinfo/namespace-podinfo.yaml:{line_of(namespace, 'enforce:')}"
+        f"error[E705]: TREE/platform/base/cache/namespace-cache.yaml:{line_of(namespace, 'enforce:')}"
         ":41: $.metadata.labels.pod-security.kubernetes.io/enforce: pod security must enforce restricted (baseline at least)",
-        "invalid: 17 objects (11 kinds) from 3 overlays; 17 checked against Kubernetes 1.35 and CRDs; 3 errors, 0 warnings",
+        "invalid: 19 objects (12 kinds) from 3 overlays; 19 checked against Kubernetes 1.35 and CRDs; 3 errors, 0 warnings",
     ]
-    assert "hint: HelmRelease podinfo/podinfo does not match its CRD" in out
+    assert "hint: HelmRelease cache/cache does not match its CRD" in out
 
 
 def line_of(path: Path, needle: str) -> int:
@@ -78,11 +78,11 @@ def line_of(path: Path, needle: str) -> int:
 
 def test_broken_overlay_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tree = render_minimal(tmp_path)
-    with (tree / "building-blocks/dev/podinfo/kustomization.yaml").open("a") as handle:
+    with (tree / "building-blocks/dev/cache/kustomization.yaml").open("a") as handle:
         handle.write("patches:\n- path: missing-patch.yaml\n")
     assert main(["validate", str(MINIMAL), "--tree", str(tree), "--crds", str(CRDS), "--format", "json"]) == 1
     [error] = json.loads(capsys.readouterr().out)["errors"]
-    assert error["code"] == "E704" and error["file"] == f"{tree}/building-blocks/dev/podinfo/kustomization.yaml"
+    assert error["code"] == "E704" and error["file"] == f"{tree}/building-blocks/dev/cache/kustomization.yaml"
     assert "missing-patch.yaml" in error["message"] and "kustomize build failed" in error["message"]
 
 
@@ -90,7 +90,7 @@ def test_kubernetes_version_matters() -> None:
     """A field newer than the chosen version is unknown: volumeAttributesClassName (1.29+)."""
     from govstack_gen.validation.check import _schema_errors
 
-    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "x", "namespace": "podinfo"},
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "x", "namespace": "cache"},
              "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}},
                       "volumeAttributesClassName": "fast"}}
     assert _schema_errors(claim, SchemaSet("1.35")) == []

@@ -124,27 +124,41 @@ ChartVersion = Annotated[
 
 GIT_COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
+# A release tag: a semantic version, alone (v1.4.2) or after the chart's name, as repositories
+# of many charts tag them (chart-releaser's prometheus-25.27.0, Bitnami's kafka/26.2.0).
+GIT_TAG_RE = re.compile(r"^(?:[a-z0-9][a-z0-9._-]*[-/])?(v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+                        r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?)$")
+
 
 def is_commit(revision: str) -> bool:
     """A full git commit SHA (what a git chart source may pin instead of a tag)."""
     return bool(GIT_COMMIT_RE.match(revision))
 
 
+def tag_version(revision: str) -> str | None:
+    """The semantic version a release tag names, without its chart name and leading v
+    (`kafka/26.2.0` -> 26.2.0); None for a commit."""
+    match = GIT_TAG_RE.match(revision)
+    return match.group(1).removeprefix("v") if match else None
+
+
 def _git_revision(value: str) -> str:
-    if is_commit(value) or SEMVER_RE.match(value):
+    if is_commit(value) or GIT_TAG_RE.match(value):
         return value
     raise fail(
         "E206",
         f"git revision {value!r} is neither an exact semantic-version tag nor a full commit SHA",
-        "pin a release tag such as \"v1.4.2\", or the 40-character commit; branches and short SHAs move or are ambiguous",
+        "pin a release tag such as \"v1.4.2\" (or the chart's, \"mychart-1.4.2\"), or the 40-character commit; "
+        "branches and short SHAs move or are ambiguous",
     )
 
 
 GitRevision = Annotated[
     str,
     AfterValidator(_git_revision),
-    WithJsonSchema({"type": "string", "pattern": f"(?:{SEMVER_RE.pattern})|(?:{GIT_COMMIT_RE.pattern})",
-                    "description": "a semantic-version tag (v1.4.2) or a full commit SHA"}),
+    WithJsonSchema({"type": "string", "pattern": f"(?:{GIT_TAG_RE.pattern})|(?:{GIT_COMMIT_RE.pattern})",
+                    "description": "a semantic-version tag (v1.4.2, or a chart's: mychart-1.4.2, mychart/1.4.2) "
+                                   "or a full commit SHA"}),
 ]
 
 CHART_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$")

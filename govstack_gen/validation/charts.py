@@ -3,7 +3,8 @@ local chart cache, or fetched into that cache (helm pull, git clone) when a netw
 
 A chart from a Helm repository or an OCI registry is found by its name and version (those of
 its Chart.yaml). A chart from a git folder is pinned by the git ref, not by its Chart.yaml
-version, so it is found by the folder's name (the last part of `path`) or its chart name.
+version, so it is found by the folder's name (the last part of `path`) or its chart name; of
+several such folders, the one whose Chart.yaml version the release tag names (kafka/26.2.0).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from govstack_gen.spec.types import tag_version
 from govstack_gen.validation.helm import helm_pull
 
 __all__ = ["ChartRef", "ChartStore", "default_cache"]
@@ -135,11 +137,12 @@ class ChartStore:
                 continue
             if (found.name, found.version) == (ref.name, ref.version):
                 return found.path
-        if ref.git:  # a folder given with --chart-dir: by its name, whatever its Chart.yaml version
+        if ref.git:  # a folder given with --chart-dir: by its name, the one its tag names first
             named = [f for f in self._charts() if f.folder == ref.name and f.path.is_dir()]
             named = named or [f for f in self._charts() if f.name == ref.name and f.path.is_dir()]
-            if named:
-                return named[0].path
+            tagged = [f for f in named if f.version == tag_version(ref.version)]
+            if tagged or named:
+                return (tagged or named)[0].path
         return None
 
     def find(self, ref: ChartRef) -> Path | str:

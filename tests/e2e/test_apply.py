@@ -177,7 +177,7 @@ def test_a_tree_with_an_object_the_api_server_rejects_fails(cluster: APIServer, 
     spec = ROOT / "tests/cases/valid/minimal/environment.yaml"
     root = tmp_path / "tree"
     render(spec, root)
-    release = root / "building-blocks/base/podinfo/helmrelease-podinfo.yaml"
-    release.write_text(release.read_text().replace("\nspec:\n", "\nspec:\n  chartRef: {kind: OCIRepository, name: podinfo}\n", 1))
+    release = root / "building-blocks/base/cache/helmrelease-cache.yaml"
+    release.write_text(release.read_text().replace("\nspec:\n", "\nspec:\n  chartRef: {kind: HelmChart, name: cache}\n", 1))
     with pytest.raises(AssertionError, match="either chart or chartRef must be set"):
         apply_stage(cluster, spec, "dev", root)
