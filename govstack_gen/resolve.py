@@ -213,6 +213,9 @@ def _block(env_name: str, spec: BuildingBlock, located: list[Placement], require
             _set_path(values, values_path(declared.storage_class_key), volume.storage_class)
             written.append(Written(declared.storage_class_key, f"the storage class of volume {declared.name}", spec.id,
                                    declared.field_loc(declared.name, "storageClassKey", in_chart)))
+    for index, secret in enumerate(spec.secrets):  # Flux hands these keys of the Secret to the chart (valuesFrom)
+        written += [Written(values_key, f"key {secret_key!r} of secret {secret.name}", spec.id,
+                            ("secrets", index, "valuesFrom", values_key)) for values_key, secret_key in secret.values_from.items()]
     for source, source_ns, influence, index in influences:
         names = {ENVIRONMENT: env_name, BLOCK_ID: source, BLOCK_NAMESPACE: source_ns}
         for position, append in enumerate(influence.append):

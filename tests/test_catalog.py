@@ -269,3 +269,16 @@ def test_the_wheel_ships_the_catalog(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {f"govstack_gen/catalog/entries/{p.name}" for p in (root / "govstack_gen/catalog/entries").glob("*.yaml")}
     assert shipped and shipped <= names
+
+
+def test_the_namespace_placeholder_is_the_blocks_own_namespace(tmp_path: Path) -> None:
+    """`${block.namespace}` in any string of a building block (its values, its entry's endpoint)
+    is the namespace it is deployed to, which is its id unless it names another."""
+    spec = tmp_path / "environment.yaml"
+    spec.write_text(K3S.read_text().replace(
+        "  - id: cache\n    catalog: {name: cache}\n",
+        "  - id: cache\n    namespace: kv\n    catalog: {name: cache}\n"
+        "    values: {commonLabels: {served-from: \"${block.namespace}\", release: \"${block.id}\"}}\n", 1))
+    block = {b.id: b for b in load_and_resolve(spec).blocks}
+    assert block["cache"].values["commonLabels"] == {"served-from": "kv", "release": "cache"}
+    assert block["cache"].endpoint == "cache-redis-master.kv.svc.cluster.local:6379"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,52 @@ def test_baserow_on_rds_reads_the_external_database(capsys: pytest.CaptureFixtur
     found = findings(CASES / "valid" / "eks-rds" / "environment.yaml", capsys)
     assert found == []
 
+
+
+def consent_spec(tmp_path: Path, block: str) -> Path:
+    """The k3s example running the tests' consent entry (the real consentbb chart) instead of
+    using a consent service outside the cluster."""
+    text = (EXAMPLES / "sandbox-k3s" / "environment.yaml").read_text()
+    external = ("  - id: consent\n    catalog: {name: consent}\n    url: https://consent.sandbox.example.org\n"
+                "    cidrs: [198.51.100.16/28]\n")
+    assert external in text
+    text = text.replace(external, "").replace("\nexternalServices:\n", f"\n{block}externalServices:\n", 1)
+    text = text.replace("\nbuildingBlocks:\n", "\ncatalogs: [catalog]\nbuildingBlocks:\n", 1)
+    shutil.copytree(CASES / "catalogs" / "consent", tmp_path / "catalog", dirs_exist_ok=True)
+    spec = tmp_path / "environment.yaml"
+    spec.write_text(text)
+    return spec
+
+
+def consent_findings(spec: Path, capsys: pytest.CaptureFixture[str], *chart_dirs: Path) -> list[dict[str, Any]]:
+    capsys.readouterr()
+    dirs = [arg for d in (*chart_dirs, SHARED / "charts") for arg in ("--chart-dir", str(d))]
+    main(["validate", str(spec), "--crds", "../shared/crds", "--charts", *dirs, "--offline", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    return list(doc["errors"]) + list(doc["warnings"])
+
+
+def test_consent_cannot_ship_for_one_defect_of_its_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The GovStack Consent chart (consentbb 2023.12.4) renders its MongoDB container's
+    `resources` key twice: kustomize, the post-renderer of every HelmRelease, refuses that, so
+    Flux cannot install it, and validate says so. That is all: the same chart with that one line
+    removed meets every rule with the entry (Pod Security at its baseline, quota, both claims on
+    the static volumes, routes, and each credential, passed from its Secret, read by the chart)."""
+    block = "  - id: consent\n    catalog: {name: consent}\n"
+    found = consent_findings(consent_spec(tmp_path, block), capsys)
+    assert [d["code"] for d in found] == ["E722"]
+    assert "post-renderer" in found[0]["message"] and 'mapping key "resources" already defined' in found[0]["message"]
+    fixed = tmp_path / "fixed"
+    shutil.copytree(SHARED / "charts" / "consentbb-2023.12.4" / "consentbb", fixed / "consentbb", ignore=shutil.ignore_patterns("*.tgz"))
+    mongo = fixed / "consentbb" / "templates" / "mongo" / "deploy.yaml"
+    text = mongo.read_text()
+    assert text.count("          resources: {}\n") == 1
+    mongo.write_text(text.replace("          resources: {}\n", ""))
+    assert consent_findings(consent_spec(tmp_path, block), capsys, fixed) == []
+    # Each key the Secret hands over is seen to be read: one the chart does not read is E728.
+    unread = block + "    secrets:\n      - name: consent-credentials\n        valuesFrom: {api.configuration.Nothing: admin-password}\n"
+    found = consent_findings(consent_spec(tmp_path, unread), capsys, fixed)
+    assert [(d["code"], "api.configuration.Nothing" in d["message"]) for d in found] == [("E728", True)]
 
 def test_shared_charts_are_there() -> None:
     assert (SHARED / "charts" / "SOURCES.md").is_file()

@@ -556,3 +556,4 @@ def test_endpoints_name_a_service_of_the_chart(tmp_path: Path, capsys: pytest.Ca
         ("buildingBlocks[1].endpoint", "messaging: endpoint 'messaging-kafka.messaging.svc:9093' names port 9093 of Service "
          "'messaging-kafka', which has ports 9092"),
     ]
+

@@ -25,7 +25,7 @@ from pydantic import Field
 from govstack_gen.errors import Diagnostic, SpecError
 from govstack_gen.spec.load import Loc, SpecDocument, parse_document
 from govstack_gen.spec.model import BlockSpec, ExternalSpec, SpecModel
-from govstack_gen.spec.placeholders import BLOCK_ID, substitute
+from govstack_gen.spec.placeholders import BLOCK_ID, BLOCK_NAMESPACE, substitute
 from govstack_gen.spec.semver import version_key
 from govstack_gen.spec.types import ChartVersion, DnsLabel
 from govstack_gen.spec.validate import validate_as
@@ -180,13 +180,16 @@ def _read_folder(files: Iterable[tuple[str, bytes]], entries: list[Entry], probl
 
 def _as_named(doc: SpecDocument) -> SpecDocument:
     """The entry as checked: `${block.id}` stands for an id, checked as the entry's own name (the
-    id a building block naming it usually has); the entry keeps the placeholder for merging."""
+    id a building block naming it usually has), and `${block.namespace}` for its namespace; the
+    entry keeps the placeholders for merging."""
     meta = doc.data.get("metadata")
     name = meta.get("name") if isinstance(meta, dict) else None
-    if not isinstance(name, str) or not isinstance(doc.data.get("spec"), dict):
+    spec = doc.data.get("spec")
+    if not isinstance(name, str) or not isinstance(spec, dict):
         return doc
-    return SpecDocument(doc.name, {**doc.data, "spec": substitute(doc.data["spec"], {BLOCK_ID: name})}, doc.key_pos,
-                        doc.value_pos)
+    namespace: str = spec["namespace"] if isinstance(spec.get("namespace"), str) else name
+    return SpecDocument(doc.name, {**doc.data, "spec": substitute(spec, {BLOCK_ID: name, BLOCK_NAMESPACE: namespace})},
+                        doc.key_pos, doc.value_pos)
 
 
 def catalog_of(doc: SpecDocument, spec_dir: Path) -> tuple[Catalog, list[Diagnostic]]:
@@ -254,12 +257,13 @@ def _expand_item(doc: SpecDocument, catalog: Catalog, section: str, index: int, 
 
 
 def with_own_id(item: Any) -> Any:
-    """`${block.id}` in any string of a building block (its entry's included) is its id: what a
-    catalog entry cannot know, the names the chart derives from its release name (Services,
-    claims: `${block.id}-baserow-frontend`)."""
+    """`${block.id}` in any string of a building block (its entry's included) is its id, and
+    `${block.namespace}` its namespace: what a catalog entry cannot know, the names the chart
+    derives from its release name or namespace (Services, claims: `${block.id}-baserow-frontend`)."""
     if not isinstance(item, dict) or not isinstance(item.get("id"), str):
         return item
-    return substitute(item, {BLOCK_ID: item["id"]})
+    namespace: str = item["namespace"] if isinstance(item.get("namespace"), str) else item["id"]
+    return substitute(item, {BLOCK_ID: item["id"], BLOCK_NAMESPACE: namespace})
 
 
 def merge(base: Any, over: Any, key: str = "") -> Any:

@@ -97,8 +97,8 @@ def _helm_release(env: Resolved, block: Block) -> dict[str, Any]:
     spec["upgrade"] = {"cleanupOnFail": True, "remediation": {"retries": REMEDIATION_RETRIES, "remediateLastFailure": True}}
     spec["postRenderers"] = _post_renderers(env, block, block.replicas)
     spec["values"] = block.values
-    if block.rds is not None:
-        spec["valuesFrom"] = values_from(block)
+    if from_cluster := values_from(block):
+        spec["valuesFrom"] = from_cluster
     return {
         "apiVersion": HELM_API,
         "kind": "HelmRelease",

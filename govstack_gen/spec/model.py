@@ -492,6 +492,11 @@ class SecretRef(SpecModel):
         "external: created outside this repository (External Secrets, sealed-secrets, by hand)."
     )
     keys: list[Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")]] = Field(default_factory=list, description="Keys it must hold.")
+    values_from: dict[ValuesKey, Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")]] = Field(
+        default_factory=dict,
+        description="For a chart that reads no existing Secret: chart values (dotted keys) that take one of its keys, "
+        "passed by Flux from this Secret at install (HelmRelease valuesFrom), never written in the repository. Flux only.",
+    )
     description: str = ""
 
 

@@ -1,5 +1,5 @@
 """The placeholders a building block's strings may hold, and their replacement: `${block.id}`
-(in any string of a building block and its catalog entry), `${block.namespace}` and
+and `${block.namespace}` (in any string of a building block and its catalog entry), and
 `${environment}` (in an influence's appended item and an endpoint)."""
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ are fine: that is how charts take secrets from a Secret the cluster already has.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections import Counter
@@ -17,7 +18,8 @@ from typing import Any
 
 from govstack_gen.errors import Diagnostic
 from govstack_gen.spec.load import SpecDocument
-from govstack_gen.spec.model import Environment
+from govstack_gen.spec.model import Environment, SecretRef
+from govstack_gen.spec.types import values_path
 
 __all__ = ["check_secret_refs", "check_secrets", "looks_like_secret"]
 
@@ -115,6 +117,7 @@ def check_secret_refs(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                 if env.gitops.engine != "flux":
                     out.append(doc.diagnostic((*loc, "source"), "E318", "Argo CD does not decrypt SOPS files",
                                               "use source: external (External Secrets Operator, sealed-secrets) with Argo CD"))
+            out += _values_from_problems(env, doc, b_index, s_index, ref)
     if sops_users and env.gitops.engine == "flux":
         for s_index, stage in enumerate(env.stages):
             if stage.sops is None or not (stage.sops.age or stage.sops.kms):
@@ -123,3 +126,40 @@ def check_secret_refs(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                                           "add sops: {age: [<the stage cluster's age public key>]} (or kms: [<key ARN>]) to the stage",
                                           related=tuple(sops_users[:1])))
     return out
+
+
+def _values_from_problems(env: Environment, doc: SpecDocument, b_index: int, s_index: int, ref: SecretRef) -> list[Diagnostic]:
+    """A Secret's keys handed to chart values: only Flux can (valuesFrom), only keys the Secret
+    declares, and never a value the spec also sets (Flux merges spec.values over valuesFrom, so
+    the literal would win)."""
+    if not ref.values_from:
+        return []
+    loc: Loc = ("buildingBlocks", b_index, "secrets", s_index, "valuesFrom")
+    if env.gitops.engine != "flux":
+        return [doc.diagnostic(loc, "E318", f"secret {ref.name!r}: Argo CD cannot pass a Secret's keys into chart values",
+                               "use Flux (HelmRelease valuesFrom), or a chart that reads an existing Secret (existingSecret)")]
+    out = []
+    block = env.building_blocks[b_index]
+    places = [(("buildingBlocks", b_index, "values"), block.values)] + [
+        (("stages", i, "buildingBlocks", block.id, "values"), stage.building_blocks[block.id].values)
+        for i, stage in enumerate(env.stages) if block.id in stage.building_blocks]
+    for values_key, secret_key in ref.values_from.items():
+        if secret_key not in ref.keys:
+            close = difflib.get_close_matches(secret_key, ref.keys, n=1)
+            out.append(doc.diagnostic((*loc, values_key), "E318", f"secret {ref.name!r} has no key {secret_key!r} to pass to "
+                                      f"{values_key!r}", f"did you mean {close[0]!r}?" if close
+                                      else f"add {secret_key!r} to the Secret's keys"))
+        for where, values in places:
+            if _has_path(values, values_path(values_key)):
+                out.append(doc.diagnostic((*where, *values_path(values_key)), "E318", f"{values_key!r} is set in values and "
+                                          f"passed from secret {ref.name!r}: the literal would win",
+                                          "remove it from values; the Secret's key is what the chart gets"))
+    return out
+
+
+def _has_path(values: Any, path: list[str]) -> bool:
+    for part in path:
+        if not isinstance(values, dict) or part not in values:
+            return False
+        values = values[part]
+    return True
