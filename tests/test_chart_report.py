@@ -118,8 +118,9 @@ def consent_findings(spec: Path, capsys: pytest.CaptureFixture[str], *chart_dirs
 
 def test_consent_cannot_ship_for_one_defect_of_its_chart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The GovStack Consent chart (consentbb 2023.12.4) renders its MongoDB container's
-    `resources` key twice: kustomize, the post-renderer of every HelmRelease, refuses that, so
-    Flux cannot install it, and validate says so. That is all: the same chart with that one line
+    `resources` key twice: helm-controller reads every chart's output with kustomize (its origin
+    labels are a post-renderer of every HelmRelease), which refuses that, so Flux cannot install
+    it, and validate says so. That is all: the same chart with that one line
     removed meets every rule with the entry (Pod Security at its baseline, quota, both claims on
     the static volumes, routes, and each credential, passed from its Secret, read by the chart)."""
     block = "  - id: consent\n    catalog: {name: consent}\n"

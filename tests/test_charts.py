@@ -557,3 +557,43 @@ def test_endpoints_name_a_service_of_the_chart(tmp_path: Path, capsys: pytest.Ca
          "'messaging-kafka', which has ports 9092"),
     ]
 
+
+
+TWICE = """\
+apiVersion: v1
+kind: ClusterRole
+kind: ConfigMap
+metadata: {name: "{{ .Release.Name }}-settings"}
+data: {mode: one}
+"""
+
+
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_a_key_written_twice_is_read_as_each_engine_reads_it(engine: str, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """helm-controller reads every chart's output with kustomize (its origin labels are a
+    post-renderer of every HelmRelease), which refuses a key written twice; Argo CD reads it as
+    Kubernetes does (sigs.k8s.io/yaml, not strict): the last value counts, so this is a
+    ConfigMap, not the ClusterRole a reconciler may not create."""
+    chart = tmp_path / "charts" / "twice"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: twice\nversion: 0.1.0\n")
+    (chart / "templates" / "settings.yaml").write_text(TWICE)
+    block = """\
+    - id: twice
+      resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {cpu: 500m, memory: 512Mi}}
+      chart: {repo: "https://charts.example.org", name: twice, version: "0.1.0"}
+    """
+    code, report = validate(spec(tmp_path, block, engine), capsys, "--chart-dir", str(tmp_path / "charts"))
+    if engine == "argocd":
+        assert (code, codes(report)) == (0, [])
+        # The other way round it is the ClusterRole.
+        swapped = TWICE.replace("kind: ClusterRole\nkind: ConfigMap", "kind: ConfigMap\nkind: ClusterRole")
+        (chart / "templates" / "settings.yaml").write_text(swapped)
+        code, report = validate(spec(tmp_path, block, engine), capsys, "--chart-dir", str(tmp_path / "charts"))
+        assert code == 1 and "ClusterRole" in " ".join(d["message"] for d in report["errors"])
+    else:
+        assert code == 1
+        (refused,) = messages(report, "E722")
+        assert refused.startswith("twice: helm cannot render chart twice 0.1.0 (https://charts.example.org): post-renderer: ")
+        assert 'mapping key "kind" already defined' in refused

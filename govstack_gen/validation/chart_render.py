@@ -1,9 +1,10 @@
 """A release's chart rendered as the engine installs it: `helm template` with the release's name,
-namespace, values and the run's Kubernetes version, then Flux's kustomize post-renderer patches
-(run by the same kustomize binary `validate` builds the overlays with).
+namespace, values and the run's Kubernetes version, then, for Flux, its kustomize post-renderer
+(the release's patches and the labels helm-controller adds to every object), run by the same
+kustomize binary `validate` builds the overlays with.
 
 Renders are cached on disk by what decides their output (the chart's content digest, the values,
-the release name and namespace, the patches, the Kubernetes version, the helm version), so a
+the release name and namespace, the engine, the patches, the Kubernetes version, the helm version), so a
 re-run only renders what changed; releases render in parallel, bounded by the cores.
 """
 
@@ -62,9 +63,18 @@ def chart_digest(path: Path) -> str:
 
 
 def _load_all(text: str) -> list[Obj]:
+    """A chart's manifests read as Kubernetes reads them (sigs.k8s.io/yaml, not strict, as Argo
+    CD and the API server do): of a key written twice, the last value counts."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import SafeConstructor
 
-    return [doc for doc in YAML(typ="safe").load_all(text) if isinstance(doc, dict)]
+    class LastKeyWins(SafeConstructor):
+        def check_mapping_key(self, *_: Any) -> bool:
+            return True  # the mapping takes the value again, replacing the earlier one
+
+    yaml = YAML(typ="safe")
+    yaml.Constructor = LastKeyWins
+    return [doc for doc in yaml.load_all(text) if isinstance(doc, dict)]
 
 
 @dataclass
@@ -94,7 +104,7 @@ class Renderer:
 
     def _key(self, release: Release, chart: Path, salt: str = "") -> str:
         material = json.dumps([CACHE_FORMAT, self._digests.get(chart) or chart_digest(chart), release.name, release.namespace,
-                               release.values, release.patches, self.kube_version, self.helm_version, salt], sort_keys=True)
+                               release.engine, release.values, release.patches, self.kube_version, self.helm_version, salt], sort_keys=True)
         return hashlib.sha256(material.encode()).hexdigest()
 
     def _render(self, release: Release, chart: Path | str, salt: str = "") -> Rendered:
@@ -109,15 +119,22 @@ class Renderer:
         return Rendered(release, tuple(objects), chart, error=error)
 
     def _template(self, release: Release, chart: Path) -> tuple[list[Obj], str]:
+        from ruamel.yaml.error import YAMLError
+
         template = helm_template(self.helm, chart, release.name, release.namespace, release.values, self.kube_version)
         if template.error:
             return [], template.error
         try:
-            if release.patches and template.manifest.strip():
+            # helm-controller reads every chart's output with kustomize (its origin labels are a
+            # post-renderer of every HelmRelease, patches or not), which refuses YAML that helm and
+            # Argo CD accept, such as a key written twice.
+            if release.engine == "flux" and template.manifest.strip():
                 return _post_render(self.kustomize, template.manifest, release.patches), ""
             return _load_all(template.manifest), ""
         except PostRenderFailed as exc:
             return [], f"post-renderer: {exc}"
+        except YAMLError as exc:
+            return [], f"its output is not YAML: {' '.join(str(exc).split())}"
 
     def _cached(self, key: str) -> Obj | None:
         if self.cache is None:
