@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+
+from expectations import UPDATED, Expectations
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -8,13 +12,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--update-golden",
         action="store_true",
         default=False,
-        help="rewrite the expected trees and diagnostics under tests/cases/ from the current output",
+        help="rewrite the expected files under tests/cases/ that differ from the current output; every test that "
+             "rewrote one fails, saying so (review the diff, then rerun without it); refused when CI is set. "
+             "scripts/update-expectations updates them all in the order they depend on each other",
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--update-golden") and os.environ.get("CI"):
+        raise pytest.UsageError("--update-golden rewrites the expectations the tests compare with, so it is refused when "
+                                "CI is set: run it on a workstation and commit the reviewed diff")
+    config.stash[UPDATED] = []
+
+
 @pytest.fixture
-def update_golden(request: pytest.FixtureRequest) -> bool:
-    return bool(request.config.getoption("--update-golden"))
+def expectations(request: pytest.FixtureRequest) -> Expectations:
+    return Expectations(bool(request.config.getoption("--update-golden")), request.config.stash[UPDATED])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    updated = config.stash.get(UPDATED, [])
+    if updated:
+        terminalreporter.section("expectations updated")
+        terminalreporter.write_line(f"updated {len(updated)} files: review the diff and rerun")
+        for rel in updated:
+            terminalreporter.write_line(f"  {rel}")
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from expectations import Expectations
 from govstack_gen.cli import main
 from helpers import CASES, EXAMPLES, ROOT, SHARED
 
@@ -43,10 +44,11 @@ def report(spec: Path, capsys: pytest.CaptureFixture[str], fmt: str = "text") ->
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=case_name)
-def test_recorded_report(spec: Path, capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_recorded_report(spec: Path, capsys: pytest.CaptureFixture[str], tmp_path_factory: pytest.TempPathFactory,
+                         expectations: Expectations) -> None:
     code, text = report(spec, capsys)
     text = text.replace(str(tmp_path_factory.getbasetemp() / "cache"), "CACHE")
-    expected = (RECORDED / f"{case_name(spec)}.txt").read_text()
+    expected = expectations.text(RECORDED / f"{case_name(spec)}.txt", text)
     diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True), "recorded", "now"))
     assert not diff, diff
     assert code == (1 if "error[" in text else 0)

@@ -2,18 +2,19 @@
 
 A case is a folder under tests/cases/valid/. Its spec is the folder's environment.yaml, or,
 for a folder named like an example, examples/<name>/environment.yaml (so the shipped examples
-are always covered). `pytest --update-golden` rewrites expected/ from the current output;
-review the resulting git diff like any change to the product.
+are always covered). `pytest --update-golden` rewrites an expected/ that differs from the
+current output and fails that test; review the git diff like any change to the product, then
+rerun (scripts/update-expectations does both, for every kind of expectation).
 """
 
 from __future__ import annotations
 
 import difflib
-import shutil
 from pathlib import Path
 
 import pytest
 
+from expectations import Expectations
 from govstack_gen.cli import main
 from govstack_gen.diff import INPUTS
 from helpers import CASES, EXAMPLES, read_tree
@@ -32,16 +33,18 @@ def test_every_example_has_a_golden_case() -> None:
 
 
 @pytest.mark.parametrize("case", VALID, ids=lambda p: p.name)
-def test_golden_tree(case: Path, update_golden: bool, tmp_path: Path) -> None:
+def test_golden_tree(case: Path, expectations: Expectations, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(["render", str(spec_of(case)), "--output", str(out)]) == 0
     (out / INPUTS).unlink()  # a digest of govstack-gen's own code: changes with every commit
     files = read_tree(out)
     expected_dir = case / "expected"
-    if update_golden:
-        shutil.rmtree(expected_dir, ignore_errors=True)
-        shutil.copytree(out, expected_dir)
-    expected = read_tree(expected_dir) if expected_dir.exists() else {}
+    problems = tree_problems(read_tree(expected_dir) if expected_dir.exists() else {}, files)
+    expectations.tree(expected_dir, out, same=not problems)
+    assert not problems, "golden tree differs (run scripts/update-expectations if intended):\n" + "\n".join(problems)
+
+
+def tree_problems(expected: dict[str, bytes], files: dict[str, bytes]) -> list[str]:
     problems = []
     for rel in sorted(set(files) | set(expected)):
         if rel not in expected:
@@ -54,4 +57,4 @@ def test_golden_tree(case: Path, update_golden: bool, tmp_path: Path) -> None:
                 f"expected/{rel}", f"rendered/{rel}",
             )
             problems.append("".join(diff))
-    assert not problems, "golden tree differs (run pytest --update-golden if intended):\n" + "\n".join(problems)
+    return problems

@@ -1,6 +1,6 @@
 """Invalid specs: each case folder under tests/cases/invalid/ holds an environment.yaml and the
 exact diagnostics it must produce (expected.txt). The render must exit 1 and write nothing.
-`pytest --update-golden` rewrites expected.txt; review the diff.
+`pytest --update-golden` rewrites an expected.txt that differs (and fails); review the diff.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from expectations import Expectations
 from govstack_gen.cli import main
 from helpers import CASES
 
@@ -20,18 +21,16 @@ def test_enough_invalid_cases() -> None:
 
 
 @pytest.mark.parametrize("case", INVALID, ids=lambda p: p.name)
-def test_invalid_case(case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], update_golden: bool) -> None:
+def test_invalid_case(case: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], expectations: Expectations) -> None:
     out = tmp_path / "out"
     status = main(["render", str(case / "environment.yaml"), "--output", str(out)])
     captured = capsys.readouterr()
-    expected_file = case / "expected.txt"
-    if update_golden:
-        expected_file.write_text(captured.err)
+    expected = expectations.text(case / "expected.txt", captured.err)
     assert status == 1
     assert captured.out == ""
     assert not out.exists(), "an invalid spec must not write anything"
     assert "Traceback" not in captured.err
-    assert captured.err == expected_file.read_text()
+    assert captured.err == expected
     for line in captured.err.splitlines()[:-1]:
         if line.startswith("error["):
             # Every error is located: in the spec, or in an entry of the environment's catalog folder.

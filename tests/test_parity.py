@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from expectations import Expectations
 from govstack_gen.pipeline import load_and_resolve
 from govstack_gen.render.targets import render_files
 from helpers import CASES, EXAMPLES, kustomize_build, write_tree
@@ -34,12 +35,9 @@ def argocd_variant(example: str) -> str:
 
 
 @pytest.mark.parametrize("example", NAMES)
-def test_every_example_has_an_argocd_variant(example: str, update_golden: bool) -> None:
+def test_every_example_has_an_argocd_variant(example: str, expectations: Expectations) -> None:
     variant = CASES / "valid" / f"{example}-argocd" / "environment.yaml"
-    if update_golden:
-        variant.parent.mkdir(parents=True, exist_ok=True)
-        variant.write_text(argocd_variant(example))
-    assert variant.read_text() == argocd_variant(example), "run pytest --update-golden"
+    assert expectations.text(variant, argocd_variant(example)) == argocd_variant(example), "run scripts/update-expectations"
 
 
 def build(spec: Path, root: Path) -> tuple[Any, dict[str, dict[str, list[dict[str, Any]]]]]:
