@@ -131,6 +131,7 @@ CODES: dict[str, str] = {
     "E405": "ownership manifest is corrupt",
     "E406": "rendered file deleted by hand, or a render pending",
     "E407": "SOPS secret file not encrypted",
+    "E408": "an interrupted render cannot be completed",
     # E7xx: validating the rendered tree
     "E701": "object does not match its Kubernetes schema",
     "E702": "custom resource does not match its CRD",

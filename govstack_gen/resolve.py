@@ -29,7 +29,7 @@ from govstack_gen.spec.model import (
     Sops,
 )
 from govstack_gen.spec.placeholders import BLOCK_ID, BLOCK_NAMESPACE, ENVIRONMENT, substitute
-from govstack_gen.spec.requirements import external_calls, influences_on, provider_addresses, requirement_edges
+from govstack_gen.spec.requirements import append_at, external_calls, influences_on, provider_addresses, requirement_edges
 from govstack_gen.spec.storage import Placement, placements, storage_class_name
 from govstack_gen.spec.tenancy import ingress_namespace
 from govstack_gen.spec.types import values_path
@@ -220,7 +220,7 @@ def _block(env_name: str, spec: BuildingBlock, located: list[Placement], require
         names = {ENVIRONMENT: env_name, BLOCK_ID: source, BLOCK_NAMESPACE: source_ns}
         for position, append in enumerate(influence.append):
             item = substitute(append.item, names)
-            _append(values, values_path(append.key), item)
+            append_at(values, values_path(append.key), item)
             written.append(Written(append.key, f"the item {source}'s influence appends", source,
                                    ("influences", index, "append", position, "key"), item))
     return Block(
@@ -274,13 +274,6 @@ def _database_values(db: Database | None) -> dict[str, Any]:
     if db.external.user_key and db.credentials:
         _set_path(values, values_path(db.external.user_key), db.credentials.username)
     return values
-
-
-def _append(values: dict[str, Any], path: list[str], item: Any) -> None:
-    node = values
-    for part in path[:-1]:
-        node = node.setdefault(part, {})
-    node.setdefault(path[-1], []).append(item)
 
 
 def _volume(env_name: str, spec: BuildingBlock, placement: Placement) -> ResolvedVolume:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -127,8 +128,10 @@ def test_mutated_specs_render_or_fail_with_coded_diagnostics(tmp_path_factory: p
 
 
 @pytest.mark.fuzz_long
-@settings(max_examples=20_000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=int(os.environ.get("GOVSTACK_FUZZ_EXAMPLES", "20000")), deadline=None,
+          suppress_health_check=list(HealthCheck))
 @given(mutated_specs())
 def test_mutated_specs_long_run(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
-    """The same property, 20,000 examples: `pytest -m fuzz_long` (about 10 minutes here)."""
+    """The same property, 20,000 examples: `pytest -m fuzz_long` (about 10 minutes here;
+    GOVSTACK_FUZZ_EXAMPLES=N for another count, .ci/run runs 2,000)."""
     check_mutation(tmp_path_factory, text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,42 +39,133 @@ def render(spec: Path, out: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def test_sigkill_at_any_point_leaves_the_old_tree_or_a_completable_new_one(tmp_path: Path) -> None:
+# Runs a render that SIGKILLs itself at a chosen point of the writer's transaction: the test
+# instruments the writer from outside (the product has no hook for it). Points: the n-th staged
+# file written (before the commit); the n-th rename, the commit's being the first (inside the
+# window between the commit and the end of the moves); the transaction's folder removed (after
+# it); "count" prints how many files the render stages and renames.
+KILLER = """
+import os, shutil, signal, sys
+import govstack_gen.writer as writer
+point, n = sys.argv[1], int(sys.argv[2])
+seen = {"write": 0, "replace": 0}
+def step(kind):
+    seen[kind] += 1
+    if point != "count" and seen[kind] == n:
+        os.kill(os.getpid(), signal.SIGKILL)
+real_write, real_replace, real_rmtree = writer.write_file, os.replace, shutil.rmtree
+def write_file(path, content, *, sync=False):
+    real_write(path, content, sync=sync)
+    if path.parent.name == "files" and point == "staging":
+        step("write")
+def replace(source, target):
+    real_replace(source, target)
+    if point == "moving" or point == "count":
+        step("replace")
+def rmtree(path, *args, **kwargs):
+    real_rmtree(path, *args, **kwargs)
+    if point == "after" and str(path).endswith("txn"):
+        os.kill(os.getpid(), signal.SIGKILL)
+writer.write_file, writer.os.replace, writer.shutil.rmtree = write_file, replace, rmtree
+from govstack_gen.cli import main
+status = main(sys.argv[3:])
+if point == "count":
+    print(seen["replace"])
+sys.exit(status)
+"""
+
+
+def killed_render(spec: Path, out: Path, point: str, n: int = 1) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", KILLER, point, str(n), "render", str(spec), "--output", str(out)],
+                          capture_output=True, text=True, check=False, timeout=300)
+
+
+@pytest.fixture
+def two_specs(tmp_path: Path) -> tuple[Path, Path, dict[str, dict[str, bytes]]]:
+    """An environment of 60 building blocks and a new version of it (every HelmRelease and
+    Kustomization changes), with the tree each renders to."""
     old_spec, new_spec = tmp_path / "old" / "environment.yaml", tmp_path / "new" / "environment.yaml"
     old_spec.parent.mkdir()
     new_spec.parent.mkdir()
     text = synthetic_spec(60)
     old_spec.write_text(text)
-    # A new version of the spec: every HelmRelease and Kustomization changes, some files go.
     new_spec.write_text(text.replace("retries: 3", "retries: 5").replace("tag: '1.2.4'", "tag: '1.2.5'"))
     reference = {}
     for name, spec in (("old", old_spec), ("new", new_spec)):
         assert render(spec, tmp_path / f"ref-{name}").wait() == 0
         reference[name] = tree_without_txn(tmp_path / f"ref-{name}")
     assert reference["old"] != reference["new"]
-    start = time.perf_counter()
-    assert render(new_spec, tmp_path / "timing").wait() == 0  # how long a render of the new spec takes here
-    duration = time.perf_counter() - start
-    rng = random.Random(20261123)
+    return old_spec, new_spec, reference
+
+
+def test_sigkill_before_inside_and_after_the_commit_window(tmp_path: Path,
+                                                           two_specs: tuple[Path, Path, dict[str, dict[str, bytes]]]) -> None:
+    """Killed while staging, the old tree stays; killed between the commit and the last move,
+    recovery completes the new one; killed after, the new one is there."""
+    old_spec, new_spec, reference = two_specs
+    counting = tmp_path / "count"
+    assert render(old_spec, counting).wait() == 0
+    result = killed_render(new_spec, counting, "count")
+    assert result.returncode == 0, result.stderr
+    renames = int(result.stdout.split()[-1])  # the commit and one per staged file
+    assert renames > 60 and tree_without_txn(counting) == reference["new"]
+    points = [("staging", 1, "old"), ("staging", renames // 2, "old"), ("staging", renames - 1, "old"),
+              ("moving", 1, "completed by recovery"), ("moving", renames // 2, "completed by recovery"),
+              ("moving", renames - 1, "completed by recovery"), ("after", 1, "new")]
     outcomes = {"old": 0, "new": 0, "completed by recovery": 0}
-    for attempt in range(10):
+    for attempt, (point, n, expected) in enumerate(points):
         out = tmp_path / f"run-{attempt}"
         assert render(old_spec, out).wait() == 0
-        process = render(new_spec, out)
-        time.sleep(rng.uniform(0.0, duration * 1.1))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
+        killed = killed_render(new_spec, out, point, n)
+        assert killed.returncode == -signal.SIGKILL, (point, n, killed.stderr)
         if (out / TXN / "COMMIT").exists():
-            recover(out)  # what the next command does first
-            assert tree_without_txn(out) == reference["new"], f"attempt {attempt}: committed but incomplete"
-            outcomes["completed by recovery"] += 1
+            assert recover(out)  # what the next render does first
+            assert tree_without_txn(out) == reference["new"], f"{point} {n}: committed but incomplete"
+            outcome = "completed by recovery"
         else:
             tree = tree_without_txn(out)
-            assert tree in (reference["old"], reference["new"]), f"attempt {attempt}: a mix of two trees"
-            outcomes["old" if tree == reference["old"] else "new"] += 1
+            assert tree in (reference["old"], reference["new"]), f"{point} {n}: a mix of two trees"
+            outcome = "old" if tree == reference["old"] else "new"
+        assert outcome == expected, (point, n, outcome)
+        outcomes[outcome] += 1
         assert render(new_spec, out).wait() == 0 and tree_without_txn(out) == reference["new"]
-    assert sum(outcomes.values()) == 10
+    assert all(outcomes.values()), outcomes
     print("outcomes", outcomes)
+
+
+def test_recovery_refuses_a_commit_whose_staged_files_were_damaged(tmp_path: Path,
+                                                                  two_specs: tuple[Path, Path, dict[str, dict[str, bytes]]]
+                                                                  ) -> None:
+    """A power cut on a disk that loses data it had reported stored: after the commit, a staged
+    file is truncated. Rolling forward would put it in place; recovery refuses (E408), changes
+    nothing, and says how to go on."""
+    old_spec, new_spec, reference = two_specs
+    out = tmp_path / "out"
+    assert render(old_spec, out).wait() == 0
+    assert killed_render(new_spec, out, "moving", 3).returncode == -signal.SIGKILL  # the commit and two moves done
+    staged = sorted((out / TXN / "files").iterdir())
+    assert len(staged) > 60
+    victim = staged[len(staged) // 2]
+    victim.write_bytes(victim.read_bytes()[:10])
+    before = read_tree(out)
+    result = subprocess.run([sys.executable, "-m", "govstack_gen", "render", str(new_spec), "--output", str(out)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    (note, line, hint, summary) = result.stderr.splitlines()
+    assert note.startswith("influenced: ")  # the spec is loaded and checked before the tree is touched
+    assert line.startswith(f"error[E408]: {victim}: the interrupted render cannot be completed: ")
+    assert line.endswith(" is 10 bytes that do not match the commit")
+    assert hint == (f"  hint: nothing was changed; remove {out / TXN} and render again (with --force if the render then "
+                    "reports files edited by hand: those are the ones the interrupted render had moved into place)")
+    assert summary == "1 error; nothing was written"
+    assert read_tree(out) == before
+    # As the hint says; the two files already moved hold what the render writes, and the
+    # manifest, moved last, still owns the old ones: no --force needed.
+    shutil.rmtree(out / TXN)
+    again = subprocess.run([sys.executable, "-m", "govstack_gen", "render", str(new_spec), "--output", str(out)],
+                           capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr
+    assert tree_without_txn(out) == reference["new"]
 
 
 def test_ten_renders_under_different_hash_seeds_are_byte_identical(tmp_path: Path) -> None:

@@ -134,11 +134,11 @@ def test_interrupted_write_leaves_the_previous_tree(out: Path, tmp_path: Path, m
     calls = {"n": 0}
     real = writer.write_file
 
-    def failing_write(path: Path, data: bytes) -> None:
+    def failing_write(path: Path, data: bytes, *, sync: bool = False) -> None:
         calls["n"] += 1
         if calls["n"] == 10:
             raise OSError(28, "No space left on device")
-        real(path, data)
+        real(path, data, sync=sync)
 
     monkeypatch.setattr(writer, "write_file", failing_write)
     assert render(spec, out) == 1  # an OSError mid-write: reported, not a traceback

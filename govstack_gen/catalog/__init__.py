@@ -209,12 +209,26 @@ def catalog_folders(doc: SpecDocument, spec_dir: Path) -> tuple[list[tuple[Path,
         if not isinstance(item, str):
             continue
         folder = spec_dir / item
-        if folder.is_dir():
+        problem = _unreadable(folder)
+        if problem is None:
             folders.append((folder, item))
         else:
-            problems.append(doc.diagnostic(("catalogs", index), "E315", f"catalog folder {item!r} does not exist",
+            problems.append(doc.diagnostic(("catalogs", index), "E315", f"catalog folder {item!r} {problem}",
                                            "catalog folders are relative to the spec file and hold entries as <name>-<version>.yaml"))
     return folders, problems
+
+
+def _unreadable(folder: Path) -> str | None:
+    """Why the folder's entries cannot be read (as the E315 message says it), or None."""
+    try:
+        if not folder.is_dir():
+            return "does not exist"
+        for entry in entry_files(folder):
+            with entry.open("rb"):
+                pass
+    except OSError as exc:  # a name too long for the file system, a folder or entry we may not read
+        return f"cannot be read: {exc.strerror or exc}"
+    return None
 
 
 # -- merging entries into the environment ---------------------------------------------------------

@@ -13,6 +13,7 @@ and the external services a building block may call (met requirements, never dep
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
     from govstack_gen.catalog import Catalog
 
 __all__ = [
-    "LabelIndex", "blocks_index", "check_externals", "check_influences", "check_requirements", "check_selectors", "describe",
+    "LabelIndex", "append_at", "append_conflict", "blocks_index", "check_externals", "check_influences", "check_requirements",
+    "check_selectors", "describe",
     "external_calls", "externals_index", "influences_on", "matches", "providers", "requirement_edges",
 ]
 
@@ -258,29 +260,60 @@ def influences_on(env: Environment) -> dict[str, list[tuple[str, Influence]]]:
     return out
 
 
-def _at(values: dict[str, Any], key: str) -> Any:
+def append_conflict(values: dict[str, Any], path: list[str]) -> str | None:
+    """Why an item cannot be appended at `path` of these values (a key on the way holds no
+    mapping, or the last one no list), or None: absent and null keys are created."""
     node: Any = values
-    for part in values_path(key):
-        if not isinstance(node, dict) or part not in node:
+    for depth, part in enumerate(path):
+        below = node.get(part)
+        if below is None:
             return None
+        if depth == len(path) - 1:
+            return None if isinstance(below, list) else f"the value there is {_kind(below)}, not a list"
+        if not isinstance(below, dict):
+            where = ".".join(p.replace(".", "\\.") for p in path[: depth + 1])
+            return f"{where} is {_kind(below)}, not a mapping the key can go through"
+        node = below
+    return None
+
+
+def _kind(value: Any) -> str:
+    kinds = ((bool, "true or false"), (dict, "a mapping"), (list, "a list"), (str, "a string"), ((int, float), "a number"))
+    return next((name for types, name in kinds if isinstance(value, types)), type(value).__name__)
+
+
+def append_at(values: dict[str, Any], path: list[str], item: Any) -> None:
+    """Append the item to the list at `path`, creating what is absent or null (after
+    append_conflict found nothing in the way)."""
+    node = values
+    for part in path[:-1]:
+        if node.get(part) is None:
+            node[part] = {}
         node = node[part]
-    return node
+    if node.get(path[-1]) is None:
+        node[path[-1]] = []
+    node[path[-1]].append(item)
 
 
 def check_influences(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
-    """An influence appends to lists: the target's value at that key must be a list or absent."""
+    """An influence appends to lists: on the way to its key, the target's values (with what the
+    influences before it appended) hold mappings, and at the key a list, or nothing."""
     index = {b.id: i for i, b in enumerate(env.building_blocks)}
     out = []
     for target, influences in influences_on(env).items():
-        values = env.building_blocks[index[target]].values
+        values = copy.deepcopy(env.building_blocks[index[target]].values)
         for source, influence in influences:
-            i_index = env.building_blocks[index[source]].influences.index(influence)
+            # By identity: with two building blocks of one id (E-coded elsewhere) an id is ambiguous.
+            s_index, i_index = next((s, i) for s, block in enumerate(env.building_blocks)
+                                    for i, own in enumerate(block.influences) if own is influence)
             for a_index, append in enumerate(influence.append):
-                current = _at(values, append.key)
-                if current is not None and not isinstance(current, list):
-                    out.append(doc.diagnostic(("buildingBlocks", index[source], "influences", i_index, "append", a_index, "key"), "E317",
-                                              f"{source!r} appends to {append.key} of {target!r}, which is not a list there",
-                                              f"point the influence at a list in the values of {target!r}, or make that value a list"))
+                conflict = append_conflict(values, values_path(append.key))
+                if conflict is None:
+                    append_at(values, values_path(append.key), append.item)
+                    continue
+                out.append(doc.diagnostic(("buildingBlocks", s_index, "influences", i_index, "append", a_index, "key"), "E317",
+                                          f"{source!r} appends to {append.key} of {target!r}, where {conflict}",
+                                          f"point the influence at a list in the values of {target!r}, or make that value a list"))
     return out
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -324,10 +324,10 @@ def parse_quantity(value: str) -> Decimal:
         return num * _BINARY[suffix]
     if suffix in _DECIMAL:
         return num * _DECIMAL[suffix]
-    try:
-        return num * Decimal(10) ** int(suffix[1:])
-    except InvalidOperation as exc:  # pragma: no cover - the regex admits only integers here
-        raise ValueError(value) from exc
+    exponent = int(suffix[1:])
+    if abs(exponent) > 100:  # far beyond any quantity (2^63 is 9.2e18), and Decimal would overflow
+        return Decimal("Infinity") if exponent > 0 else Decimal(0)
+    return num * Decimal(10) ** exponent
 
 
 def _quantity(value: str) -> str:
@@ -338,7 +338,13 @@ def _quantity(value: str) -> str:
             number, unit = value[:-2], value[-2].upper()
             hint = f"Kubernetes writes {value!r} as {number}{unit}i (binary) or {number}{unit} (decimal)"
         raise fail("E208", f"{value!r} is not a valid quantity", hint)
+    if parse_quantity(value) > MAX_QUANTITY:
+        raise fail("E208", f"{value!r} is larger than any Kubernetes quantity (at most 2^63-1, just under 8Ei)",
+                   "Kubernetes caps a larger quantity, so the cluster would not get what the spec says")
     return value
+
+
+MAX_QUANTITY = Decimal(2**63 - 1)  # apimachinery resource.Quantity: "no quantity may represent a number greater"
 
 
 Quantity = Annotated[
