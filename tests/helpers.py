@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from govstack_gen.validation.schemas import structural  # the OpenAPI -> JSON Schema mapping, tested in test_validate
+from govstack_gen.validation.schemas import structural  # the OpenAPI -> JSON Schema mapping: its own oracles in test_schemas
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -39,7 +39,10 @@ def test_every_volume_is_platform_owned_and_pre_bound(spec: Path, tmp_path: Path
     guard = ({"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"} if argo
              else {"kustomize.toolkit.fluxcd.io/prune": "disabled"})
     # The claims the charts create themselves (chartClaim, in the spec or its catalog entries).
-    by_chart = {(b.namespace, v.claim) for b in load_and_resolve(spec).blocks for v in b.volumes if v.chart_created}
+    resolved = load_and_resolve(spec).blocks
+    by_chart = {(b.namespace, v.claim) for b in resolved for v in b.volumes if v.chart_created}
+    # Every static volume of the spec has its PV (and a case without any checks that none is rendered).
+    assert set(pvs) == {v.volume_name for b in resolved for v in b.volumes if v.volume_name}
     for name, pv in pvs.items():
         spec_ = pv["spec"]
         assert spec_["persistentVolumeReclaimPolicy"] == "Retain"
