@@ -164,10 +164,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         spec.write_text(synthetic_spec(size))
         out, floor_out = case / "tree", case / "floor"
         render = [tool, "render", str(spec), "-o", str(out)]
-        t_fresh, m_fresh = measure(render, args.runs, lambda o=out: shutil.rmtree(o, ignore_errors=True))
+        t_fresh, m_fresh = measure(render, args.runs, lambda o=out: shutil.rmtree(o, ignore_errors=True))  # type: ignore[misc]
         t_same, m_same = measure(render, args.runs)
         t_floor, m_floor = measure([sys.executable, "-c", FLOOR, str(out), str(floor_out)], args.runs,
-                                   lambda f=floor_out: shutil.rmtree(f, ignore_errors=True))
+                                   lambda f=floor_out: shutil.rmtree(f, ignore_errors=True))  # type: ignore[misc]
         files = sum(1 for p in out.rglob("*") if p.is_file())
         fresh_times[size] = t_fresh
         rows.append((f"N={size}: floor, {files} files", t_floor, m_floor, ""))

@@ -114,7 +114,7 @@ def validate_object(obj: dict[str, Any]) -> list[str]:
     """Errors of one rendered object: CRs against ../shared/crds, core kinds against the
     Kubernetes OpenAPI schemas (strict: unknown fields are errors)."""
     import jsonschema
-    import kubernetes_validate
+    import kubernetes_validate  # type: ignore[import-untyped]
 
     key = (obj.get("apiVersion", ""), obj.get("kind", ""))
     if key[0].startswith("kustomize.config.k8s.io/"):

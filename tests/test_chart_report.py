@@ -166,6 +166,7 @@ def test_the_readme_catalog_table_is_current(capsys: pytest.CaptureFixture[str])
                                                            and key.split()[-1][0].isdigit()}
     for entry in entries:
         row = rows[f"{entry.name} {entry.version}"]
+        assert not isinstance(entry.spec, ExternalSpec)
         chart = entry.spec.chart
         assert (f"`{chart.path}` at commit {chart.version[:8]}" if isinstance(chart, GitChart)
                 else f"{chart.name} {chart.version}") in row, entry.name

@@ -517,10 +517,11 @@ def test_each_entry_budget_fits_its_chart_with_headroom(entry: str, tmp_path: Pa
     from decimal import Decimal
 
     from govstack_gen.catalog import load_catalog
+    from govstack_gen.spec.model import ExternalSpec
     from govstack_gen.spec.types import parse_quantity
 
     found = load_catalog().find(entry, None)
-    assert not isinstance(found, str)
+    assert not isinstance(found, str) and not isinstance(found.spec, ExternalSpec)
     resources = found.spec.resources
 
     def cut(quantity: str, unit: str) -> str:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -31,7 +32,7 @@ def run(cwd: Path, *argv: str, env: dict[str, str] | None = None) -> subprocess.
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
 
 
-def copy(dst: Path, src: Path = ROOT, vcs_ref: str = "HEAD", **data: object) -> None:
+def copy(dst: Path, src: Path = ROOT, vcs_ref: str = "HEAD", **data: Any) -> None:
     with warnings.catch_warnings():
         # The template is this working tree; uncommitted edits during development are expected.
         warnings.filterwarnings("ignore", message=".*dirty.*", category=Warning)
@@ -120,7 +121,9 @@ def test_ci_prints_the_rendered_diff_when_the_tree_is_stale(tmp_path: Path) -> N
 
 
 def test_copy_with_an_answers_file(tmp_path: Path) -> None:
-    keys = {stage: age_key(tmp_path / stage)[1] for stage in ("staging", "prod") if (tmp_path / stage).mkdir() is None}
+    for stage in ("staging", "prod"):
+        (tmp_path / stage).mkdir()
+    keys = {stage: age_key(tmp_path / stage)[1] for stage in ("staging", "prod")}
     answers = tmp_path / "answers.yml"
     answers.write_text(yaml.safe_dump({
         "env_name": "ng-prod", "platform": "eks", "base_domain": "Gov.Example.NG", "stages": ["staging", "prod"],
@@ -159,7 +162,7 @@ def test_copy_with_an_answers_file(tmp_path: Path) -> None:
     {"storage_root": "/srv/../etc"},
     {"storage_backend": "efs", "efs_file_system_id": "fs-XYZ"},
 ])
-def test_invalid_answers_are_refused(tmp_path: Path, answers: dict[str, object]) -> None:
+def test_invalid_answers_are_refused(tmp_path: Path, answers: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         copy(tmp_path / "env", **answers)
     assert not (tmp_path / "env" / "environment.yaml").exists()
@@ -336,7 +339,9 @@ def test_the_template_offers_the_catalog_and_knows_its_requirements() -> None:
     latest = {e.name: e for e in load_catalog().latest() if e.section == "buildingBlocks"}
     assert offered == set(latest)
     assert questions["catalog_versions"]["default"] == {name: latest[name].version for name in offered}
-    needs = ast.literal_eval(re.search(r"set needs = (\{.*?\}) %\}", questions["building_blocks"]["validator"], re.S)[1])
+    found = re.search(r"set needs = (\{.*?\}) %\}", questions["building_blocks"]["validator"], re.S)
+    assert found
+    needs = ast.literal_eval(found[1])
     for name, entry in latest.items():
         required = sorted(other for r in entry.spec.requires.strong for other, e in latest.items()  # type: ignore[union-attr]
                           if other != name and all(e.labels.get(k) == v for k, v in r.match_labels.items()))

@@ -186,7 +186,7 @@ def test_a_database_leaving_rds_is_destructive(tmp_path: Path, capsys: pytest.Ca
 
 
 def test_an_rds_engine_change_is_destructive() -> None:
-    instance = {"apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBInstance",
+    instance: dict[str, Any] = {"apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBInstance",
                 "metadata": {"name": "db", "namespace": "registry", "labels": {"govstack.dev/building-block": "registry"}},
                 "spec": {"engine": "postgres", "engineVersion": "15", "dbInstanceIdentifier": "env-dev-registry"}}
     changed = {**instance, "spec": {**instance["spec"], "engine": "mysql", "engineVersion": "8.0"}}

@@ -137,7 +137,8 @@ def mutated(draw: st.DrawFn) -> tuple[Path, str]:
                 parent.insert(int(path[-1]), copy.deepcopy(parent[int(path[-1])]))
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=10_000)
     lines = text.splitlines(keepends=True)
-    if lines and draw(st.booleans()):
+    twice: bool = draw(st.booleans())
+    if lines and twice:
         index = draw(st.integers(0, len(lines) - 1))
         lines.insert(index, lines[index])  # a key written twice, or a list item
     return seed, "".join(lines)

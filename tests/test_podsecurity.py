@@ -91,8 +91,13 @@ def variants(metadata: dict[str, Any], spec: dict[str, Any]) -> Iterator[tuple[s
         change(meta, pod)
         return name, meta, pod
 
-    first = lambda pod: pod["containers"][0]  # noqa: E731
-    sc = lambda pod: first(pod).setdefault("securityContext", {})  # noqa: E731
+    def first(pod: dict[str, Any]) -> dict[str, Any]:
+        container: dict[str, Any] = pod["containers"][0]
+        return container
+
+    def sc(pod: dict[str, Any]) -> dict[str, Any]:
+        context: dict[str, Any] = first(pod).setdefault("securityContext", {})
+        return context
     yield changed("hostNetwork", lambda m, p: p.update(hostNetwork=True))
     yield changed("privileged", lambda m, p: sc(p).update(privileged=True))
     yield changed("capability SYS_ADMIN", lambda m, p: sc(p)["capabilities"].update(add=["SYS_ADMIN"]))

@@ -132,7 +132,7 @@ def test_interrupted_write_leaves_the_previous_tree(out: Path, tmp_path: Path, m
     spec = tmp_path / "environment.yaml"
     spec.write_text(SPEC.read_text().replace('version: "1.9.0"', 'version: "1.9.1"').replace("interval: 5m", "interval: 7m"))
     calls = {"n": 0}
-    real = writer.write_file
+    real = writer.write_file  # type: ignore[attr-defined]  # what the writer calls, replaced below
 
     def failing_write(path: Path, data: bytes, *, sync: bool = False) -> None:
         calls["n"] += 1

@@ -227,7 +227,7 @@ class FluxControllers:
 
     def check_running(self) -> None:
         time.sleep(3)
-        dead = [p.args[0] for p in self.processes if p.poll() is not None]
+        dead = [p.args[0] for p in self.processes if p.poll() is not None]  # type: ignore[index]  # started from lists
         if dead:
             raise AssertionError(f"{dead} exited:\n{self.logs()}")
 

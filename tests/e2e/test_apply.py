@@ -164,7 +164,7 @@ def test_the_harness_catches_what_only_the_api_server_knows(cluster: APIServer) 
     result = cluster.apply([release], check=False)
     assert result.returncode != 0 and "either chart or chartRef must be set" in result.stderr
     # And an immutable field: a PersistentVolume's source cannot change once created.
-    volume = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv-x"},
+    volume: dict[str, Any] = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": "pv-x"},
               "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/srv/a"}}}
     cluster.apply([volume])
     volume["spec"]["hostPath"] = {"path": "/srv/b"}
