@@ -209,7 +209,7 @@ def catalog_folders(doc: SpecDocument, spec_dir: Path) -> tuple[list[tuple[Path,
         if not isinstance(item, str):
             continue
         folder = spec_dir / item
-        problem = _unreadable(folder)
+        problem = _unreadable(folder, spec_dir)
         if problem is None:
             folders.append((folder, item))
         else:
@@ -218,11 +218,13 @@ def catalog_folders(doc: SpecDocument, spec_dir: Path) -> tuple[list[tuple[Path,
     return folders, problems
 
 
-def _unreadable(folder: Path) -> str | None:
+def _unreadable(folder: Path, spec_dir: Path) -> str | None:
     """Why the folder's entries cannot be read (as the E315 message says it), or None."""
     try:
         if not folder.is_dir():
             return "does not exist"
+        if folder.resolve() == spec_dir.resolve():  # its *.yaml files are the spec and its neighbours, not entries
+            return "is the spec's own folder: keep the entries in a folder of their own"
         for entry in entry_files(folder):
             with entry.open("rb"):
                 pass
@@ -266,7 +268,9 @@ def _expand_item(doc: SpecDocument, catalog: Catalog, section: str, index: int, 
         failed.append((section, index))
         return item
     merged = merge(found.data, item)
-    merged["labels"] = {**found.labels, **merged.get("labels", {})}
+    own = merged.get("labels", {})
+    if isinstance(own, dict):  # labels of another shape are the item's own, and validation says what is wrong
+        merged["labels"] = {**found.labels, **own}
     return merged
 
 
