@@ -33,6 +33,7 @@ from govstack_gen.spec.types import (
     RelativePath,
     RepoPath,
     ServiceUrl,
+    Size,
     ValuesKey,
 )
 
@@ -338,8 +339,8 @@ AccessMode = Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWrit
 
 class Volume(SpecModel):
     name: DnsLabel
-    size: Quantity = Field(description="Capacity of the volume.")
-    request: Quantity | None = Field(None, description="What the claim requests; defaults to size.")
+    size: Size = Field(description="Capacity of the volume.")
+    request: Size | None = Field(None, description="What the claim requests; defaults to size.")
     access_modes: Annotated[list[AccessMode], Field(min_length=1)] = ["ReadWriteOnce"]
     backend: DnsLabel | None = Field(None, description="Storage backend; may be omitted when there is only one.")
     path: RelativePath | None = Field(
@@ -467,7 +468,7 @@ class Database(SpecModel):
     engine: Literal["postgres", "mysql", "mariadb"]
     version: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+){0,2}$", description="Engine version, e.g. \"15\" or \"14.18\".")]
     placement: Literal["in-chart", "rds"] = "in-chart"
-    size: Quantity = Field(description="Volume (in-chart) or allocated storage (rds).")
+    size: Size = Field(description="Volume (in-chart) or allocated storage (rds).")
     backend: DnsLabel | None = Field(None, description="Storage backend of the in-chart volume.")
     in_chart: InChartDatabase | None = None
     external: ExternalDatabase | None = None

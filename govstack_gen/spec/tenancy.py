@@ -69,6 +69,7 @@ def check_tenancy(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
         out += _middlewares(doc, block, loc)
         out += _routes(env, doc, block, loc)
     out += _shared_routes(env, doc)
+    out += _hosts_across_stages(env, doc)
     out += _flattened_middlewares(env, doc)
     return out
 
@@ -292,6 +293,31 @@ def _shared_routes(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                                           "a TCP route without SNI takes the whole entry point: give each its own",
                                           related=(entry_owners[tcp.entry_point],)))
             entry_owners.setdefault(tcp.entry_point, loc)
+    return out
+
+
+def _hosts_across_stages(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    """Each stage is its own cluster, and a DNS name points at one place: no public host name
+    (compared as DNS does, whatever the case) may be one two stages' routes make, as
+    `api.dev` under example.org and `api` under dev.example.org, or any route of two stages
+    sharing a domain."""
+    out = []
+    first: dict[str, tuple[int, str]] = {}  # host -> (stage index, the route making it)
+    for s_index, stage in enumerate(env.stages):
+        reported: set[int] = set()
+        for block in env.building_blocks:
+            for route in block.routes:
+                host = f"{route_host(block, route.name, route.host)}.{stage.domain}".lower()
+                where = f"route {route.name!r} of {block.id!r}"
+                owner = first.setdefault(host, (s_index, where))
+                if owner[0] != s_index and owner[0] not in reported:
+                    reported.add(owner[0])  # once per pair of stages: the first host shows the problem
+                    other = env.stages[owner[0]]
+                    out.append(doc.diagnostic(("stages", s_index, "domain"), "E602",
+                                              f"{host} would be answered by stage {other.name!r} ({owner[1]}) and by stage "
+                                              f"{stage.name!r} ({where}): a DNS name points at one cluster",
+                                              "give each stage a domain no route of another stage reaches",
+                                              related=(("stages", owner[0], "domain"),)))
     return out
 
 

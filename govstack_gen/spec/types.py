@@ -353,6 +353,22 @@ Quantity = Annotated[
     WithJsonSchema({"type": "string", "pattern": QUANTITY_RE.pattern, "description": "Kubernetes quantity, e.g. 500m or 4Gi"}),
 ]
 
+
+def _positive(value: str) -> str:
+    if parse_quantity(value) <= 0:
+        raise fail("E208", f"{value!r} is zero, and a volume must hold something",
+                   "Kubernetes refuses a PersistentVolume or claim of size 0: give the size the data needs, e.g. 1Gi")
+    return value
+
+
+# Sizes of storage: a PersistentVolume's capacity and a claim's request must be above zero.
+Size = Annotated[
+    str,
+    AfterValidator(_quantity),
+    AfterValidator(_positive),
+    WithJsonSchema({"type": "string", "pattern": QUANTITY_RE.pattern, "description": "Kubernetes quantity above 0, e.g. 4Gi"}),
+]
+
 LABEL_NAME_RE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 LABEL_PREFIX_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
