@@ -52,6 +52,8 @@ _TYPE_CODES = {
 
 def _diagnostic(err: ErrorDetails, doc: SpecDocument, model: type[BaseModel]) -> Diagnostic:
     loc = _data_loc(doc.data, err["loc"])
+    # pydantic ends the path of a mapping key it refuses with "[key]": the problem is the key.
+    at_key = bool(err["loc"]) and err["loc"][-1] == "[key]"
     kind = err["type"]
     ctx = err.get("ctx") or {}
     hint = ""
@@ -75,7 +77,7 @@ def _diagnostic(err: ErrorDetails, doc: SpecDocument, model: type[BaseModel]) ->
             message = f"{message}, got {_describe(err.get('input'))}"
             if kind == "string_type" and isinstance(err.get("input"), (int, float, bool)):
                 hint = "quote the value so YAML reads it as a string"
-    return Diagnostic(code, message, doc.location(loc), format_path(loc), hint)
+    return Diagnostic(code, message, doc.location(loc, key=at_key), format_path(loc), hint)
 
 
 def _describe(value: Any) -> str:
@@ -88,6 +90,8 @@ def _data_loc(data: Any, loc: tuple[str | int, ...]) -> Loc:
     out: list[str | int] = []
     node = data
     for index, part in enumerate(loc):
+        if part == "[key]":
+            break  # the key itself (the path is the key's)
         last = index == len(loc) - 1
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         if (isinstance(node, dict) and part in node) or in_list:
