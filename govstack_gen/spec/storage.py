@@ -249,7 +249,9 @@ def _volume(env: Environment, doc: SpecDocument, block: BuildingBlock, volume: V
         out.append(doc.diagnostic((*loc, "accessPoint"), "E513", f"accessPoint applies to efs backends, not {backend.type}",
                                   "remove accessPoint"))
     if volume.database and isinstance(backend, NETWORK_FILE_SYSTEMS):
-        out.append(doc.diagnostic((*loc, "database"), "E510", f"database volume on a network file system ({backend.type})",
+        # A volume says so with `database: true`; an in-chart database is one, placed by its backend.
+        where = (*loc, "backend") if loc[-1] == "database" else (*loc, "database")
+        out.append(doc.diagnostic(where, "E510", f"database volume on a network file system ({backend.type})",
                                   "databases on NFS/EFS corrupt and crawl: use a local or block-storage (dynamic) backend, "
                                   "or a managed database"))
     return out

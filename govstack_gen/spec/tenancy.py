@@ -121,22 +121,27 @@ def _ingress(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
 
 
 def _rule(doc: SpecDocument, rule: PolicyRule, loc: Loc) -> list[Diagnostic]:
+    """Each finding at the list item that makes it (the verb, the resource), not the whole list."""
     out = []
     for field, values in (("verbs", rule.verbs), ("resources", rule.resources), ("apiGroups", rule.api_groups)):
         if "*" in values:
-            out.append(doc.diagnostic((*loc, field), "E610", f"wildcard in {field}", f"list the {field} the role needs"))
+            out.append(doc.diagnostic((*loc, field, values.index("*")), "E610", f"wildcard in {field}",
+                                      f"list the {field} the role needs"))
     for verb in sorted(set(rule.verbs) & (FORBIDDEN_VERBS - {"*"})):
-        out.append(doc.diagnostic((*loc, "verbs"), "E610", f"verb {verb!r} lets the role escalate its own rights",
+        out.append(doc.diagnostic((*loc, "verbs", rule.verbs.index(verb)), "E610", f"verb {verb!r} lets the role escalate its own rights",
                                   "roles never get escalate, bind or impersonate"))
     for resource in sorted(set(rule.resources) & (FORBIDDEN_RESOURCES - {"*"})):
-        out.append(doc.diagnostic((*loc, "resources"), "E610", f"{resource!r} reaches beyond the role's namespace rights",
+        out.append(doc.diagnostic((*loc, "resources", rule.resources.index(resource)), "E610",
+                                  f"{resource!r} reaches beyond the role's namespace rights",
                                   "exec, attach, tokens, node proxies and the namespace's own RBAC, quotas and network "
                                   "policies are the platform's"))
     if "secrets" in rule.resources and {"list", "watch"} & set(rule.verbs):
-        out.append(doc.diagnostic((*loc, "verbs"), "E610", "listing or watching secrets reveals every secret of the namespace",
+        verb = next(v for v in rule.verbs if v in ("list", "watch"))
+        out.append(doc.diagnostic((*loc, "verbs", rule.verbs.index(verb)), "E610",
+                                  "listing or watching secrets reveals every secret of the namespace",
                                   "grant get on the named secrets the role needs (resourceNames)"))
     for resource in sorted(set(rule.resources) & CLUSTER_SCOPED):
-        out.append(doc.diagnostic((*loc, "resources"), "E610", f"{resource!r} is cluster-scoped",
+        out.append(doc.diagnostic((*loc, "resources", rule.resources.index(resource)), "E610", f"{resource!r} is cluster-scoped",
                                   "building blocks get namespaced rights only; cluster objects belong to the platform"))
     return out
 
