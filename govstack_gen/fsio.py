@@ -7,10 +7,13 @@ more than the write itself: measured here, 12,000 small files took 0.4-0.6 s thi
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-__all__ = ["read_file", "read_yaml_tree", "replace_file", "write_file"]
+__all__ = ["flush", "read_file", "read_yaml_tree", "replace_file", "sync_dirs", "write_file"]
 
 
 def write_file(path: Path, content: bytes, *, sync: bool = False) -> None:
@@ -63,3 +66,57 @@ def read_yaml_tree(root: Path, tops: tuple[str, ...] | None = None) -> dict[str,
                     path = Path(folder) / name
                     files[path.relative_to(root).as_posix()] = path.read_bytes()
     return dict(sorted(files.items()))
+
+
+def flush(root: Path, files: Iterable[Path], folders: Iterable[Path]) -> None:
+    """The files and folders written under `root` on the disk. On Linux one syncfs(2) of root's
+    file system does it: one journal commit for everything, where an fsync per file costs one
+    each (55,000 files: seconds against tens of seconds). Elsewhere an fsync per file, then
+    per folder (whose entries name the files)."""
+    if _syncfs(root):
+        return
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    sync_dirs(folders)
+
+
+def sync_dirs(folders: Iterable[Path]) -> None:
+    """fsync each folder, so the entries added to or removed from it are on the disk."""
+    for folder in folders:
+        try:
+            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except FileNotFoundError:
+            continue  # pruned since
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass  # a file system that cannot sync a folder (some network mounts): nothing more to do
+        finally:
+            os.close(fd)
+
+
+def _syncfs(root: Path) -> bool:
+    call = _libc_syncfs()
+    if call is None:
+        return False
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        return bool(call(fd) == 0)
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def _libc_syncfs() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes  # only when writing: keeps --help fast
+
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+    except OSError:
+        return None

@@ -27,7 +27,7 @@ from typing import Any
 
 from govstack_gen.diff import INPUTS, MANIFEST, Plan, digest
 from govstack_gen.errors import Diagnostic, SourceLocation, WriteRefused
-from govstack_gen.fsio import read_file, replace_file, write_file
+from govstack_gen.fsio import flush, read_file, replace_file, sync_dirs, write_file
 from govstack_gen.render.layout import MANIFEST_DIR
 
 __all__ = ["apply_plan", "recover"]
@@ -95,14 +95,14 @@ def apply_plan(plan: Plan) -> None:
     order = sorted(writes, key=lambda rel: (rel.startswith(f"{MANIFEST_DIR}/"), rel))
     moves = [(f"{index:06d}", rel, digest(writes[rel])) for index, rel in enumerate(order)]
     for name, rel, _ in moves:
-        write_file(staged / name, writes[rel], sync=True)
+        write_file(staged / name, writes[rel])
     journal: dict[str, list[Any]] = {"write": moves, "delete": sorted(plan.delete)}
     pending = txn / "COMMIT.tmp"
-    write_file(pending, json.dumps(journal).encode("utf-8"), sync=True)
+    write_file(pending, json.dumps(journal).encode("utf-8"))
     # Staged files, the journal and the folders up to the root are on the disk before the commit.
-    _sync_dirs([staged, txn, txn.parent, root])
+    flush(root, [*(staged / name for name, _, _ in moves), pending], [staged, txn, txn.parent, root])
     os.replace(pending, txn / "COMMIT")  # the commit point
-    _sync_dirs([txn])
+    sync_dirs([txn])
     _roll_forward(root, journal)
 
 
@@ -126,7 +126,7 @@ def _roll_forward(root: Path, journal: dict[str, list[Any]]) -> None:
         changed.add(_prune_empty_dirs(root, target.parent))
     # The moves must outlive the journal: a folder's new entries reach the disk before txn/ goes
     # (new folders with their parents, up to the root).
-    _sync_dirs(sorted({parent for folder in changed for parent in _up_to(root, folder)}, key=lambda d: -len(d.parts)))
+    flush(root, [], sorted({parent for folder in changed for parent in _up_to(root, folder)}, key=lambda d: -len(d.parts)))
     shutil.rmtree(root / TXN)
 
 
@@ -137,20 +137,6 @@ def _up_to(root: Path, folder: Path) -> list[Path]:
         chain.append(folder)
         folder = folder.parent
     return [*chain, root]
-
-
-def _sync_dirs(folders: list[Path]) -> None:
-    for folder in folders:
-        try:
-            fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except FileNotFoundError:
-            continue  # pruned since
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass  # a file system that cannot sync a folder (some network mounts): nothing more to do
-        finally:
-            os.close(fd)
 
 
 def _prune_empty_dirs(root: Path, directory: Path) -> Path:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -224,3 +225,49 @@ def test_new_inputs_with_the_same_tree_only_update_the_inputs(out: Path, capsys:
     assert (out / INPUTS).read_text().startswith("sha256:") and "older" not in (out / INPUTS).read_text()
     assert render(SPEC, out, "--check") == 0
 
+
+
+def test_the_staged_files_reach_the_disk_before_the_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Durability, as the system calls show it (a power cut cannot be had in a test): on Linux
+    one syncfs of the output's file system before the commit point and one after the moves;
+    where there is none, an fsync of every staged file and of the folders naming them."""
+    from govstack_gen import fsio
+
+    spec = tmp_path / "environment.yaml"
+    spec.write_text(SPEC.read_text())
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        calls.append("fsync " + os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def replace(source: Any, target: Any) -> None:
+        calls.append(f"replace {Path(target).name}")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    syncfs = fsio._libc_syncfs()
+    assert syncfs is not None  # this machine is Linux with glibc
+    counted: list[int] = []
+
+    def counting(fd: int) -> int:
+        counted.append(fd)
+        return syncfs(fd)
+
+    monkeypatch.setattr(fsio, "_libc_syncfs", lambda: counting)
+    assert render(spec, tmp_path / "a") == 0
+    commit = calls.index("replace COMMIT")
+    assert len(counted) == 2 and calls[commit + 1].endswith("/.govstack-gen/txn")  # the commit itself, then the moves
+    assert not any(c.startswith("fsync") for c in calls[:commit])  # the one syncfs did it
+    # Without syncfs: each staged file and the journal, then their folders, all before the commit.
+    calls.clear()
+    monkeypatch.setattr(fsio, "_libc_syncfs", lambda: None)
+    assert render(spec, tmp_path / "b") == 0
+    commit = calls.index("replace COMMIT")
+    staged = [c for c in calls[:commit] if "/txn/files/" in c]
+    written = len(read_tree(tmp_path / "b")) - 1  # every file of the tree was staged (the inputs record is written apart)
+    assert len(staged) >= written > 10
+    assert any(c.endswith("/txn/COMMIT.tmp") for c in calls[:commit])
+    assert [c for c in calls[:commit] if c.endswith(("/txn/files", "/txn"))]

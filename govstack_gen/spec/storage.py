@@ -312,10 +312,20 @@ def _shared_locations(doc: SpecDocument, located: list[Placement]) -> list[Diagn
                                       related=(first.loc,)))
         else:
             how = "the same directory as" if first.path == second.path else "a directory nested with"
-            out.append(doc.diagnostic(second.loc, "E503", f"{second.path} is {how} {first.path} of "
+            out.append(doc.diagnostic(second.loc, "E503", f"{_where(second)} is {how} {_where(first)} of "
                                       f"{first.block.id}/{first.volume.name}", "two volumes must never share data: change one path",
                                       related=(first.loc,)))
     return out
+
+
+def _where(placement: Placement) -> str:
+    """A volume's directory as a person finds it: on EFS, a path of which file system, under
+    which access point (the path is relative to the access point's root)."""
+    backend = placement.backend
+    if not isinstance(backend, EfsBackend):
+        return str(placement.path)
+    point = placement.volume.access_point
+    return f"{placement.path} (EFS {backend.file_system_id}{f', access point {point}' if point else ''})"
 
 
 def _groups(located: list[Placement], key: Callable[[Placement], Hashable | None]) -> list[list[int]]:
