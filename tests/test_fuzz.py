@@ -37,9 +37,9 @@ ODD = [0, -1, 1, 10**400, -(10**400), 1e308, 0.5, True, None, "", "x" * 300, "9"
 Path_ = tuple[str | int, ...]
 
 
-def _keys_and_scalars(data: Any) -> tuple[set[str], set[Any]]:
+def _keys_and_scalars(data: Any) -> tuple[set[str], list[Any]]:
     keys: set[str] = set()
-    scalars: set[Any] = set()
+    scalars: list[Any] = []
     stack = [data]
     while stack:
         node = stack.pop()
@@ -49,7 +49,7 @@ def _keys_and_scalars(data: Any) -> tuple[set[str], set[Any]]:
         elif isinstance(node, list):
             stack.extend(node)
         elif node is None or isinstance(node, (str, int, float, bool)):
-            scalars.add(node)
+            scalars.append(node)
     return keys, scalars
 
 
@@ -60,7 +60,8 @@ _ENTRIES = [yaml.safe_load(f.read_text()) for f in sorted((Path(__file__).parent
                                                           "entries").glob("*.yaml"))]
 _FOUND = [_keys_and_scalars(d) for d in [*DATA.values(), *_ENTRIES]]
 KEYS = sorted({k for keys, _ in _FOUND for k in keys} | {"values", "serverFiles", "prometheus.yml", "catalogs"})
-SCALARS = sorted({repr(s) for _, scalars in _FOUND for s in scalars})
+# By repr: True and 1 are equal as set members, and sorting mixes types otherwise.
+SCALARS = [s for _, s in sorted({repr(s): s for _, scalars in _FOUND for s in scalars}.items())]
 
 
 def nodes(data: Any, at: Path_ = ()) -> list[Path_]:
@@ -105,11 +106,11 @@ def mutated(draw: st.DrawFn) -> tuple[Path, str]:
             other = get(data, draw(st.sampled_from(paths)))
             data = put(data, path, copy.deepcopy(draw(st.sampled_from([*ODD, other]))))
         elif action == "alias":  # a scalar of the spec or the catalog where another was
-            data = put(data, path, _scalar(draw(st.sampled_from(SCALARS))))
+            data = put(data, path, draw(st.sampled_from(SCALARS)))
         elif action == "graft":  # a new key in a mapping, holding an odd value, a scalar, or a mapping to graft into next
             target = get(data, path)
             if isinstance(target, dict):
-                value = draw(st.sampled_from([*ODD, {}, _scalar(draw(st.sampled_from(SCALARS)))]))
+                value = draw(st.sampled_from([*ODD, {}, draw(st.sampled_from(SCALARS))]))
                 target[draw(st.sampled_from(KEYS))] = copy.deepcopy(value)
         elif action == "lengthen":  # a name past what a file system or a DNS label holds
             value = get(data, path)
@@ -142,12 +143,6 @@ def mutated(draw: st.DrawFn) -> tuple[Path, str]:
         index = draw(st.integers(0, len(lines) - 1))
         lines.insert(index, lines[index])  # a key written twice, or a list item
     return seed, "".join(lines)
-
-
-def _scalar(text: str) -> Any:
-    import ast
-
-    return ast.literal_eval(text)
 
 
 def render_mutation(seed: Path, text: str, folder: Path) -> None:

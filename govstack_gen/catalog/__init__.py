@@ -187,9 +187,7 @@ def _as_named(doc: SpecDocument) -> SpecDocument:
     spec = doc.data.get("spec")
     if not isinstance(name, str) or not isinstance(spec, dict):
         return doc
-    namespace: str = spec["namespace"] if isinstance(spec.get("namespace"), str) else name
-    return SpecDocument(doc.name, {**doc.data, "spec": substitute(spec, {BLOCK_ID: name, BLOCK_NAMESPACE: namespace})},
-                        doc.key_pos, doc.value_pos)
+    return SpecDocument(doc.name, {**doc.data, "spec": substitute(spec, _own_names(name, spec))}, doc.key_pos, doc.value_pos)
 
 
 def catalog_of(doc: SpecDocument, spec_dir: Path) -> tuple[Catalog, list[Diagnostic]]:
@@ -280,8 +278,14 @@ def with_own_id(item: Any) -> Any:
     derives from its release name or namespace (Services, claims: `${block.id}-baserow-frontend`)."""
     if not isinstance(item, dict) or not isinstance(item.get("id"), str):
         return item
-    namespace: str = item["namespace"] if isinstance(item.get("namespace"), str) else item["id"]
-    return substitute(item, {BLOCK_ID: item["id"], BLOCK_NAMESPACE: namespace})
+    return substitute(item, _own_names(item["id"], item))
+
+
+def _own_names(block_id: str, item: dict[str, Any]) -> dict[str, str]:
+    """What `${block.id}` and `${block.namespace}` stand for in a building block (or an entry
+    checked as one): the namespace is the id unless the item names another."""
+    namespace = item.get("namespace")
+    return {BLOCK_ID: block_id, BLOCK_NAMESPACE: namespace if isinstance(namespace, str) else block_id}
 
 
 def merge(base: Any, over: Any, key: str = "") -> Any:

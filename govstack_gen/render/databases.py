@@ -106,14 +106,7 @@ def _field_export(env: Resolved, stage: str, block: Block, key: str, path: str) 
 
 
 def values_from(block: Block) -> list[dict[str, Any]]:
-    """Flux HelmRelease valuesFrom entries: the RDS endpoint and password, and the keys of the
-    building block's Secrets that its chart takes as values."""
-    secrets = [{"kind": "Secret", "name": secret.name, "targetPath": values_key, "valuesKey": secret_key}
-               for secret in block.spec.secrets for values_key, secret_key in secret.values_from.items()]
-    return _rds_values_from(block) + secrets
-
-
-def _rds_values_from(block: Block) -> list[dict[str, Any]]:
+    """Flux HelmRelease valuesFrom entries passing the RDS endpoint to the chart."""
     db = block.rds
     if db is None or db.external is None:
         return []

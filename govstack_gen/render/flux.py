@@ -97,7 +97,7 @@ def _helm_release(env: Resolved, block: Block) -> dict[str, Any]:
     spec["upgrade"] = {"cleanupOnFail": True, "remediation": {"retries": REMEDIATION_RETRIES, "remediateLastFailure": True}}
     spec["postRenderers"] = _post_renderers(env, block, block.replicas)
     spec["values"] = block.values
-    if from_cluster := values_from(block):
+    if from_cluster := values_from(block) + _secret_values(block):
         spec["valuesFrom"] = from_cluster
     return {
         "apiVersion": HELM_API,
@@ -105,6 +105,12 @@ def _helm_release(env: Resolved, block: Block) -> dict[str, Any]:
         "metadata": k8s.metadata(block.id, block.namespace, k8s.labels(env, block.id), k8s.influenced(block)),
         "spec": spec,
     }
+
+
+def _secret_values(block: Block) -> list[dict[str, Any]]:
+    """valuesFrom entries of the building block's Secrets: the keys its chart takes as values."""
+    return [{"kind": "Secret", "name": secret.name, "targetPath": values_key, "valuesKey": secret_key}
+            for secret in block.spec.secrets for values_key, secret_key in secret.values_from.items()]
 
 
 def _post_renderers(env: Resolved, block: Block, replicas: int | None) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from govstack_gen.spec.load import Loc, SpecDocument
 from govstack_gen.spec.model import BuildingBlock, Environment, ExternalService, Influence, LabelExpression, Requirement, Selector
 from govstack_gen.spec.semver import parse_version
 from govstack_gen.spec.types import values_path
+from govstack_gen.spec.validate import kind_of
 
 if TYPE_CHECKING:
     from govstack_gen.catalog import Catalog
@@ -269,17 +270,12 @@ def append_conflict(values: dict[str, Any], path: list[str]) -> str | None:
         if below is None:
             return None
         if depth == len(path) - 1:
-            return None if isinstance(below, list) else f"the value there is {_kind(below)}, not a list"
+            return None if isinstance(below, list) else f"the value there is {kind_of(below)}, not a list"
         if not isinstance(below, dict):
             where = ".".join(p.replace(".", "\\.") for p in path[: depth + 1])
-            return f"{where} is {_kind(below)}, not a mapping the key can go through"
+            return f"{where} is {kind_of(below)}, not a mapping the key can go through"
         node = below
     return None
-
-
-def _kind(value: Any) -> str:
-    kinds = ((bool, "true or false"), (dict, "a mapping"), (list, "a list"), (str, "a string"), ((int, float), "a number"))
-    return next((name for types, name in kinds if isinstance(value, types)), type(value).__name__)
 
 
 def append_at(values: dict[str, Any], path: list[str], item: Any) -> None:

@@ -14,7 +14,7 @@ from pydantic_core import ErrorDetails
 from govstack_gen.errors import Diagnostic, SourceLocation, SpecError, format_path
 from govstack_gen.spec.load import Loc, SpecDocument
 
-__all__ = ["validate_as"]
+__all__ = ["kind_of", "validate_as"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -74,13 +74,14 @@ def _diagnostic(err: ErrorDetails, doc: SpecDocument, model: type[BaseModel]) ->
         code = _TYPE_CODES.get(kind, "E203")
         message = err["msg"][:1].lower() + err["msg"][1:]
         if code == "E203":
-            message = f"{message}, got {_describe(err.get('input'))}"
+            message = f"{message}, got {kind_of(err.get('input'))}"
             if kind == "string_type" and isinstance(err.get("input"), (int, float, bool)):
                 hint = "quote the value so YAML reads it as a string"
     return Diagnostic(code, message, doc.location(loc, key=at_key), format_path(loc), hint)
 
 
-def _describe(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """What a YAML value is, as messages say it: 'a string', 'a mapping', 'null'."""
     kinds = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
     return kinds.get(type(value), "null" if value is None else type(value).__name__)
 
