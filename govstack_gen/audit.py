@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from govstack_gen.diff import MANIFEST, digest, read_manifest
 from govstack_gen.errors import Diagnostic, SourceLocation
 from govstack_gen.fsio import read_file
 from govstack_gen.render.layout import MANIFEST_DIR
 from govstack_gen.sops_files import unencrypted_secrets
+from govstack_gen.write_plan import MANIFEST, digest, read_manifest
 
 __all__ = ["NotATree", "audit_tree"]
 

@@ -1,5 +1,5 @@
-"""The dependency graph of an environment's building blocks: the order both engines follow
-(Flux `dependsOn`, Argo CD sync waves), and `govstack-gen graph` to see it as Mermaid or DOT.
+"""`govstack-gen graph`: the dependency graph of an environment's building blocks as Mermaid or
+DOT, the order both engines follow (Flux `dependsOn`, Argo CD sync waves: `resolve.depths`).
 
 Edges point from a building block to what waits for it: `platform --> messaging --> payments`
 reads "platform before messaging before payments". Solid edges are `dependsOn` and strong
@@ -12,26 +12,11 @@ from __future__ import annotations
 
 import re
 
-from govstack_gen.resolve import Resolved
+from govstack_gen.resolve import Resolved, depths
 
-__all__ = ["PLATFORM", "depths", "dot", "mermaid"]
+__all__ = ["PLATFORM", "dot", "mermaid"]
 
 PLATFORM = "platform"
-
-
-def depths(env: Resolved) -> dict[str, int]:
-    """Each building block one step after the deepest of its dependencies, roots at 0 (the spec
-    checks refuse cycles, so the recursion ends)."""
-    out: dict[str, int] = {}
-
-    def depth(block_id: str) -> int:
-        if block_id not in out:
-            out[block_id] = 1 + max((depth(d) for d in env.block(block_id).depends_on), default=-1)
-        return out[block_id]
-
-    for block in env.blocks:
-        depth(block.id)
-    return out
 
 
 ORDER, WEAK, INFLUENCE = "order", "weak", "influence"

@@ -34,7 +34,7 @@ from govstack_gen.spec.storage import Placement, placements, storage_class_name
 from govstack_gen.spec.tenancy import ingress_namespace
 from govstack_gen.spec.types import values_path
 
-__all__ = ["Block", "Resolved", "ResolvedStage", "ResolvedVolume", "StageDelta", "Written", "deep_merge", "resolve"]
+__all__ = ["Block", "Resolved", "ResolvedStage", "ResolvedVolume", "StageDelta", "Written", "deep_merge", "depths", "resolve"]
 
 SourceKind = Literal["HelmRepository", "OCIRepository", "GitRepository"]
 
@@ -154,6 +154,21 @@ class Resolved:
 
     def block(self, block_id: str) -> Block:
         return next(b for b in self.blocks if b.id == block_id)
+
+
+def depths(env: Resolved) -> dict[str, int]:
+    """Each building block one step after the deepest of its dependencies, roots at 0 (the spec
+    checks refuse cycles, so the recursion ends)."""
+    out: dict[str, int] = {}
+
+    def depth(block_id: str) -> int:
+        if block_id not in out:
+            out[block_id] = 1 + max((depth(d) for d in env.block(block_id).depends_on), default=-1)
+        return out[block_id]
+
+    for block in env.blocks:
+        depth(block.id)
+    return out
 
 
 def resolve(env: Environment, source: str) -> Resolved:

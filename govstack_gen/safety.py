@@ -11,7 +11,6 @@ from __future__ import annotations
 from govstack_gen.errors import Diagnostic, SourceLocation
 from govstack_gen.resolve import Resolved, ResolvedVolume
 from govstack_gen.spec.model import DynamicBackend, EfsBackend, HostPathBackend, LocalBackend, NfsBackend
-from govstack_gen.spec.storage import node_selector
 
 __all__ = ["Inventory", "data_inventory", "data_moves"]
 
@@ -28,7 +27,7 @@ def location(namespace: str, volume: ResolvedVolume) -> str:
     """Where the data is. A dynamic volume has no path of ours: its claim is its identity."""
     backend = volume.backend
     if isinstance(backend, LocalBackend):
-        selector = ",".join(f"{k}={v}" for k, v in node_selector(backend))
+        selector = ",".join(f"{k}={v}" for k, v in backend.node_selector())
         return f"local {selector}:{volume.path}"
     if isinstance(backend, HostPathBackend):
         return f"hostPath {volume.path}"

@@ -25,10 +25,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from govstack_gen.diff import INPUTS, MANIFEST, Plan, digest
 from govstack_gen.errors import Diagnostic, SourceLocation, WriteRefused
 from govstack_gen.fsio import flush, read_file, replace_file, sync_dirs, write_file
 from govstack_gen.render.layout import MANIFEST_DIR
+from govstack_gen.write_plan import INPUTS, MANIFEST, Plan, digest
 
 __all__ = ["apply_plan", "recover"]
 

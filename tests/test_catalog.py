@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from govstack_gen.catalog import load_catalog, merge
 from govstack_gen.cli import main
-from govstack_gen.graph import depths
 from govstack_gen.pipeline import load_and_resolve
 from govstack_gen.render.targets import render_files
+from govstack_gen.resolve import depths
 from govstack_gen.spec.model import ExternalSpec, GitChart, Selector
 from govstack_gen.spec.requirements import describe, matches
 from govstack_gen.spec.semver import parse_version

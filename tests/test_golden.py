@@ -16,7 +16,7 @@ import pytest
 
 from expectations import Expectations
 from govstack_gen.cli import main
-from govstack_gen.diff import INPUTS
+from govstack_gen.write_plan import INPUTS
 from helpers import CASES, EXAMPLES, read_tree
 
 VALID = sorted(p for p in (CASES / "valid").iterdir() if p.is_dir())

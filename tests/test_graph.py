@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from govstack_gen.cli import main
-from govstack_gen.graph import depths
 from govstack_gen.pipeline import load_and_resolve
+from govstack_gen.resolve import depths
 from helpers import CASES, EXAMPLES, ROOT
 
 SPECS = sorted(EXAMPLES.glob("*/environment.yaml")) + sorted((CASES / "valid").glob("*/environment.yaml"))

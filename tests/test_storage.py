@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from govstack_gen.cli import main
-from govstack_gen.diff import MANIFEST
 from govstack_gen.pipeline import load_and_resolve
 from govstack_gen.spec.storage import is_sensitive
+from govstack_gen.write_plan import MANIFEST
 from helpers import CASES, EXAMPLES, read_tree
 
 SPECS = sorted(EXAMPLES.glob("*/environment.yaml")) + sorted((CASES / "valid").glob("*/environment.yaml"))

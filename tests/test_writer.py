@@ -14,7 +14,7 @@ import pytest
 
 from govstack_gen import writer
 from govstack_gen.cli import main
-from govstack_gen.diff import INPUTS, MANIFEST
+from govstack_gen.write_plan import INPUTS, MANIFEST
 from helpers import CASES, read_tree
 
 SPEC = CASES / "valid" / "overrides" / "environment.yaml"

@@ -24,11 +24,10 @@ import posixpath
 from collections.abc import Iterator
 from typing import Any
 
-from govstack_gen.graph import depths
 from govstack_gen.render import k8s, layout, tenancy
 from govstack_gen.render.kustomize import kustomization
 from govstack_gen.render.platform import Tree, folder, platform, platform_cluster, platform_stage
-from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta
+from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta, depths
 from govstack_gen.spec.model import GitChart
 
 __all__ = ["ARGO_NAMESPACE", "render_argocd"]

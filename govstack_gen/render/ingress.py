@@ -14,7 +14,6 @@ from typing import Any
 from govstack_gen.render import k8s
 from govstack_gen.resolve import Block, Resolved, ResolvedStage
 from govstack_gen.spec.model import Middleware, Route
-from govstack_gen.spec.tenancy import route_host
 
 __all__ = ["routes"]
 
@@ -70,7 +69,7 @@ def _middleware(env: Resolved, block: Block, name: str, spec: dict[str, Any]) ->
 
 
 def _http_route(env: Resolved, stage: ResolvedStage, block: Block, route: Route) -> list[dict[str, Any]]:
-    host = f"{route_host(block.spec, route.name, route.host)}.{stage.domain}"
+    host = f"{block.spec.route_host(route)}.{stage.domain}"
     match = f"Host(`{host}`)" + (f" && PathPrefix(`{route.path}`)" if route.path != "/" else "")
     service = [{"name": route.service, "port": route.port}]
     rule: dict[str, Any] = {"kind": "Rule", "match": match}

@@ -12,7 +12,6 @@ from typing import Any
 from govstack_gen.render import k8s
 from govstack_gen.resolve import Block, Resolved, ResolvedVolume
 from govstack_gen.spec.model import Backend, DynamicBackend, EfsBackend, HostPathBackend, LocalBackend, NfsBackend
-from govstack_gen.spec.storage import node_selector
 
 __all__ = ["EFS_DRIVER", "csi_driver", "persistent_volume", "persistent_volume_claim", "storage_classes"]
 
@@ -72,7 +71,7 @@ def persistent_volume(env: Resolved, block: Block, volume: ResolvedVolume) -> di
 def _source(volume: ResolvedVolume) -> dict[str, Any]:
     backend = volume.backend
     if isinstance(backend, LocalBackend):
-        expressions = [{"key": key, "operator": "In", "values": [value]} for key, value in node_selector(backend)]
+        expressions = [{"key": key, "operator": "In", "values": [value]} for key, value in backend.node_selector()]
         return {"local": {"path": volume.path},
                 "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": expressions}]}}}
     if isinstance(backend, HostPathBackend):

@@ -293,6 +293,14 @@ class LocalBackend(SpecModel):
     root: HostPath = Field(description="Directory under which every volume's directory lives.")
     node: NodeSelector | None = Field(None, description="The node holding the directories (required).")
 
+    def node_selector(self) -> list[tuple[str, str]]:
+        """The node labels the volumes are pinned to (by labels, or by host name)."""
+        if self.node is None:
+            return []
+        if self.node.labels:
+            return sorted(self.node.labels.items())
+        return [("kubernetes.io/hostname", self.node.hostname or "")]
+
 
 class HostPathBackend(SpecModel):
     """Directories of a single-node cluster (k3s), mounted as hostPath volumes."""
@@ -552,6 +560,10 @@ class ExternalService(ExternalSpec):
 class BuildingBlock(BlockSpec):
     id: BuildingBlockId = Field(description="Building block id: the HelmRelease and Flux Kustomization name.")
     catalog: CatalogRef | None = Field(None, description="Catalog entry this building block starts from (fields here override it).")
+
+    def route_host(self, route: Route) -> str:
+        """The route's host under a stage's domain (the domain itself is added per stage)."""
+        return (route.host or f"{route.name}.{self.id}").lower()
 
     @property
     def ns(self) -> str:

@@ -31,7 +31,7 @@ from govstack_gen.spec.model import (
 )
 from govstack_gen.spec.types import parse_quantity, values_path
 
-__all__ = ["SENSITIVE_PATHS", "Placement", "check_storage", "is_sensitive", "node_selector", "placements", "storage_class_name"]
+__all__ = ["SENSITIVE_PATHS", "Placement", "check_storage", "is_sensitive", "placements", "storage_class_name"]
 
 # Host paths whose exposure to a pod hands over the node (kube-linter sensitive-host-mounts,
 # checkov CKV_K8S_27): a root may be neither one of them, inside one, nor contain one.
@@ -66,7 +66,7 @@ class Placement:
         """What two paths must share to be the same directory: the node, server or file system."""
         backend = self.backend
         if isinstance(backend, LocalBackend):
-            return ("node", *(f"{k}={v}" for k, v in node_selector(backend)))
+            return ("node", *(f"{k}={v}" for k, v in backend.node_selector()))
         if isinstance(backend, HostPathBackend):
             return ("node", "single")
         if isinstance(backend, NfsBackend):
@@ -74,16 +74,6 @@ class Placement:
         if isinstance(backend, EfsBackend):
             return ("efs", backend.file_system_id, self.volume.access_point or "")
         return ("dynamic", backend.name)
-
-
-def node_selector(backend: LocalBackend) -> list[tuple[str, str]]:
-    """The node labels a local backend's volumes are pinned to (by labels, or by host name)."""
-    node = backend.node
-    if node is None:
-        return []
-    if node.labels:
-        return sorted(node.labels.items())
-    return [("kubernetes.io/hostname", node.hostname or "")]
 
 
 def storage_class_name(env_name: str, backend: Backend) -> str:

@@ -18,7 +18,7 @@ from govstack_gen.spec.load import Loc, SpecDocument
 from govstack_gen.spec.model import BuildingBlock, Environment, PolicyRule
 from govstack_gen.spec.types import parse_quantity
 
-__all__ = ["BUILTIN_ROLES", "RESERVED_NAMESPACES", "check_tenancy", "ingress_namespace", "route_host"]
+__all__ = ["BUILTIN_ROLES", "RESERVED_NAMESPACES", "check_tenancy", "ingress_namespace"]
 
 # Namespaces that belong to the cluster or to the platform's controllers: a building block
 # there would share their privileges and blast radius (CHECKLIST B4).
@@ -45,11 +45,6 @@ def ingress_namespace(env: Environment) -> str:
     if env.ingress and env.ingress.namespace:
         return env.ingress.namespace
     return "kube-system" if env.platform.type == "k3s" else "traefik"  # k3s bundles Traefik in kube-system
-
-
-def route_host(block: BuildingBlock, route_name: str, host: str | None) -> str:
-    """The route's host under a stage's domain (the domain itself is added per stage)."""
-    return (host or f"{route_name}.{block.id}").lower()
 
 
 def check_tenancy(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
@@ -249,7 +244,7 @@ def _routes(env: Environment, doc: SpecDocument, block: BuildingBlock, loc: Loc)
                                       f"of route {name!r}", "choose another name"))
     for index, route in enumerate(block.routes):
         r_loc: Loc = (*loc, "routes", index)
-        host = route_host(block, route.name, route.host)
+        host = block.route_host(route)
         if not HOST_RE.match(host) or len(host) > 190:
             hint = "no wildcards: each route names its host" if "*" in host else "DNS labels separated by dots, e.g. api.payments"
             out.append(doc.diagnostic((*r_loc, "host"), "E601", f"host {route.host!r} is not a valid DNS name", hint))
@@ -284,7 +279,7 @@ def _shared_routes(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     entry_owners: dict[str, Loc] = {}
     for b_index, block in enumerate(env.building_blocks):
         for r_index, route in enumerate(block.routes):
-            key = (route_host(block, route.name, route.host), route.path.rstrip("/") or "/")
+            key = (block.route_host(route), route.path.rstrip("/") or "/")
             loc: Loc = ("buildingBlocks", b_index, "routes", r_index)
             if key in owners:
                 out.append(doc.diagnostic(loc, "E602", f"{key[0]}{key[1] if key[1] != '/' else ''} is already routed",
@@ -312,7 +307,7 @@ def _hosts_across_stages(env: Environment, doc: SpecDocument) -> list[Diagnostic
         reported: set[int] = set()
         for block in env.building_blocks:
             for route in block.routes:
-                host = f"{route_host(block, route.name, route.host)}.{stage.domain}".lower()
+                host = f"{block.route_host(route)}.{stage.domain}".lower()
                 where = f"route {route.name!r} of {block.id!r}"
                 owner = first.setdefault(host, (s_index, where))
                 if owner[0] != s_index and owner[0] not in reported:

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from govstack_gen.spec.paths import repo_path
+
 __all__ = [
     "BuildingBlockId",
     "ChartName",
@@ -239,24 +241,14 @@ ServiceUrl = Annotated[
 
 
 def _repo_path(value: str) -> str:
-    if value in ("", ".", "./"):
-        return "."
-    candidate = value[2:] if value.startswith("./") else value
-    bad = (
-        value.startswith("/")
-        or "\\" in value
-        or "\x00" in value
-        or any(c.isspace() for c in value)
-        or ".." in candidate.split("/")
-        or posixpath.normpath(candidate) != candidate
-    )
-    if bad:
+    canonical = repo_path(value)
+    if canonical is None:
         raise fail(
             "E211",
             f"path {value!r} is not a canonical relative path",
             "use a relative path inside the repository such as 'charts/payments' (no '..', '//', trailing '/' or leading '/')",
         )
-    return candidate
+    return canonical
 
 
 RepoPath = Annotated[
