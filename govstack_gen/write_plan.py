@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from govstack_gen.safety import Inventory
+    from govstack_gen.safety import Inventory, Places
 
 MANIFEST = f"{MANIFEST_DIR}/manifest.json"
 # What the last render was made from: the spec's bytes and name and the code of govstack-gen.
@@ -143,7 +143,7 @@ class Plan:
 
 
 def plan_write(root: Path, files: dict[str, bytes], spec: str, *, data: Inventory | None = None, inputs: str = "",
-               force: bool = False, allow_data_move: bool = False) -> Plan:
+               force: bool = False, allow_data_move: bool = False, places: Places | None = None) -> Plan:
     """What writing `files` (relative paths) into `root` would do. Never touches the disk.
 
     Reads each output folder once (a listing) instead of probing every file: on large trees the
@@ -159,7 +159,7 @@ def plan_write(root: Path, files: dict[str, bytes], spec: str, *, data: Inventor
     if not allow_data_move:
         from govstack_gen.safety import data_moves  # the models: not needed by the fast path
 
-        plan.conflicts += data_moves(previous.data, data, spec)
+        plan.conflicts += data_moves(previous.data, data, spec, places)
     listings = _list_folders(root, {posixpath.dirname(rel) for rel in (*files, *owned)})
     for rel, content in files.items():
         _plan_file(plan, rel, content, owned.get(rel), force, listings)

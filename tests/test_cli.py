@@ -66,7 +66,7 @@ def test_internal_error_has_no_traceback_unless_debug(tmp_path: Path, capsys: py
     def broken(spec: Path) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(govstack_gen.pipeline, "load_and_resolve", broken)
+    monkeypatch.setattr(govstack_gen.pipeline, "load_located", broken)
     assert main(["render", str(SPEC), "-o", str(tmp_path / "out")]) == 3
     err = capsys.readouterr().err
     assert "internal error" in err and "Traceback" not in err and "boom" not in err

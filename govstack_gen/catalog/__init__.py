@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from govstack_gen.errors import Diagnostic, SpecError
+from govstack_gen.errors import Diagnostic, SourceLocation, SpecError, format_path
 from govstack_gen.spec.load import Loc, SpecDocument, parse_document
 from govstack_gen.spec.model import BlockSpec, ExternalSpec, SpecModel
 from govstack_gen.spec.placeholders import BLOCK_ID, BLOCK_NAMESPACE, substitute
@@ -240,15 +240,66 @@ def expand(doc: SpecDocument, catalog: Catalog) -> tuple[SpecDocument, list[Diag
     data = dict(doc.data)
     problems: list[Diagnostic] = []
     failed: list[Loc] = []
+    origins: dict[Loc, tuple[Any, Entry]] = {}
     for section in SECTIONS:
         if isinstance(doc.data.get(section), list):
-            data[section] = [with_own_id(_expand_item(doc, catalog, section, index, item, problems, failed))
+            data[section] = [with_own_id(_expand_item(doc, catalog, (section, index), item, problems, failed, origins))
                              for index, item in enumerate(doc.data[section])]
-    return SpecDocument(doc.name, data, doc.key_pos, doc.value_pos), problems, tuple(failed)
+    return ExpandedDocument(doc.name, data, doc.key_pos, doc.value_pos, origins), problems, tuple(failed)
 
 
-def _expand_item(doc: SpecDocument, catalog: Catalog, section: str, index: int, item: Any, problems: list[Diagnostic],
-                 failed: list[Loc]) -> Any:
+@dataclass(frozen=True)
+class ExpandedDocument(SpecDocument):
+    """The environment with the catalog entries merged under its items. A field the environment
+    does not write is located in the entry file of the environment's catalog folders that does
+    (and named by its path there), so a problem in such an entry points at the line to change."""
+
+    origins: dict[Loc, tuple[Any, Entry]] = field(default_factory=dict)  # (section, index) -> (item as written, entry)
+
+    def place(self, loc: Loc, *, key: bool = False) -> tuple[SourceLocation, str]:
+        origin = self.origins.get(loc[:2])
+        if origin is None or len(loc) <= 2:
+            return super().place(loc, key=key)
+        written, entry = origin
+        if entry.document is None or entry.source.startswith(SHIPPED):
+            # A shipped entry is not the user's to edit: the environment's item is where to change it.
+            return super().place(loc, key=key)
+        merged, rest = self.data[loc[0]][loc[1]], loc[2:]
+        here = _follow(merged, written, rest)
+        there = _follow(merged, entry.data, rest)
+        if len(there) > len(here):  # the entry wrote more of it than the environment
+            return entry.document.place(("spec", *there), key=key)
+        own = (*loc[:2], *here, *rest[len(here):])
+        return self.location(own, key=key), format_path(own)
+
+
+def _follow(merged: Any, written: Any, loc: Loc) -> Loc:
+    """As much of `loc` (a path in the merged item) as `written` (one side of the merge) has, in
+    `written`'s own indexes: named list items by name, other lists (replaced whole) by index."""
+    out: list[str | int] = []
+    for part in loc:
+        if isinstance(part, int):
+            if not (isinstance(merged, list) and isinstance(written, list) and part < len(merged)):
+                break
+            item = merged[part]
+            name = item.get("name") if isinstance(item, dict) else None
+            index = (next((i for i, w in enumerate(written) if isinstance(w, dict) and w.get("name") == name), None)
+                     if name is not None else part if part < len(written) else None)
+            if index is None:
+                break
+            merged, written = item, written[index]
+            out.append(index)
+        else:
+            if not (isinstance(written, dict) and part in written):
+                break
+            merged, written = merged.get(part) if isinstance(merged, dict) else None, written[part]
+            out.append(part)
+    return tuple(out)
+
+
+def _expand_item(doc: SpecDocument, catalog: Catalog, at: tuple[str, int], item: Any, problems: list[Diagnostic],
+                 failed: list[Loc], origins: dict[Loc, tuple[Any, Entry]]) -> Any:
+    section, index = at
     ref = item.get("catalog") if isinstance(item, dict) else None
     if not isinstance(ref, dict) or not isinstance(ref.get("name"), str):
         return item  # no entry named, or a malformed reference: validation reports it
@@ -266,6 +317,7 @@ def _expand_item(doc: SpecDocument, catalog: Catalog, section: str, index: int, 
         failed.append((section, index))
         return item
     merged = merge(found.data, item)
+    origins[at] = (item, found)
     own = merged.get("labels", {})
     if isinstance(own, dict):  # labels of another shape are the item's own, and validation says what is wrong
         merged["labels"] = {**found.labels, **own}

@@ -73,13 +73,13 @@ def _version_warnings(spec: Path, raw: bytes, doc: SpecDocument | None) -> list[
 def _render_fully(args: argparse.Namespace, spec: Path, output: Path | None, inputs: str, out: TextIO, err: TextIO,
                   secrets_checked: Path | None) -> ExitStatus:
     from govstack_gen.errors import ExitStatus
-    from govstack_gen.pipeline import load_and_resolve
+    from govstack_gen.pipeline import load_located
     from govstack_gen.render.targets import render_files
-    from govstack_gen.safety import data_inventory
+    from govstack_gen.safety import claim_places, data_inventory
     from govstack_gen.write_plan import plan_write
     from govstack_gen.writer import TXN, apply_plan, recover
 
-    resolved = load_and_resolve(spec)
+    resolved, locator = load_located(spec)
     print_warnings(resolved.warnings, err)
     if args.mirror:
         from govstack_gen.mirror import mirror
@@ -93,7 +93,7 @@ def _render_fully(args: argparse.Namespace, spec: Path, output: Path | None, inp
     _render_notes(root, resolved, err)
     if args.check:
         pending = (root / TXN / "COMMIT").exists()
-        plan = plan_write(root, files, resolved.source, data=data)
+        plan = plan_write(root, files, resolved.source, data=data, places=claim_places(resolved, locator))
         print_warnings(plan.warnings, err)
         if plan.changed or plan.conflicts or pending:
             lines = plan.summary_lines()
@@ -108,7 +108,7 @@ def _render_fully(args: argparse.Namespace, spec: Path, output: Path | None, inp
     if recover(root):
         print(f"{root}: completed an interrupted render first", file=err)
     plan = plan_write(root, files, resolved.source, data=data, inputs=inputs, force=args.force,
-                      allow_data_move=args.allow_data_move)
+                      allow_data_move=args.allow_data_move, places=claim_places(resolved, locator))
     print_warnings(plan.warnings, err)
     apply_plan(plan)
     if not plan.changed:

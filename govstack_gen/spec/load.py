@@ -49,8 +49,13 @@ class SpecDocument:
     def diagnostic(self, loc: Loc, code: str, message: str, hint: str = "", *, key: bool = False,
                    related: tuple[Loc, ...] = ()) -> Diagnostic:
         """A diagnostic located at `loc` (its key with key=True, else its value)."""
-        return Diagnostic(code, message, self.location(loc, key=key), format_path(loc), hint,
-                          related=tuple(self.location(r, key=key) for r in related))
+        where, path = self.place(loc, key=key)
+        return Diagnostic(code, message, where, path, hint, related=tuple(self.place(r, key=key)[0] for r in related))
+
+    def place(self, loc: Loc, *, key: bool = False) -> tuple[SourceLocation, str]:
+        """Where `loc` is written, and its spec path there (a document merged from several files
+        answers with the file that wrote it)."""
+        return self.location(loc, key=key), format_path(loc)
 
     def location(self, loc: Loc, *, key: bool = False) -> SourceLocation:
         table = self.key_pos if key else self.value_pos

@@ -65,11 +65,11 @@ def _diagnostic(err: ErrorDetails, doc: SpecDocument, model: type[BaseModel]) ->
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
         close = close or [a for a in allowed if a.lower() == str(loc[-1]).lower()]
         hint = f"did you mean {close[0]!r}?" if close else ("allowed fields: " + ", ".join(allowed) if allowed else "")
-        return Diagnostic(code, message, doc.location(loc, key=True), format_path(loc), hint)
+        return Diagnostic(code, message, *doc.place(loc, key=True), hint)
     elif kind == "missing":
         code, message = "E202", f"missing required field {loc[-1]!r}"
-        return Diagnostic(code, message, doc.location(loc[:-1], key=True) if loc[:-1] else SourceLocation(doc.name, 1, 1),
-                          format_path(loc), hint=f"add '{loc[-1]}:' here")
+        where, path = doc.place(loc[:-1], key=True) if loc[:-1] else (SourceLocation(doc.name, 1, 1), "")
+        return Diagnostic(code, message, where, _child(path, loc[-1]), hint=f"add '{loc[-1]}:' here")
     else:
         code = _TYPE_CODES.get(kind, "E203")
         message = err["msg"][:1].lower() + err["msg"][1:]
@@ -77,7 +77,12 @@ def _diagnostic(err: ErrorDetails, doc: SpecDocument, model: type[BaseModel]) ->
             message = f"{message}, got {kind_of(err.get('input'))}"
             if kind == "string_type" and isinstance(err.get("input"), (int, float, bool)):
                 hint = "quote the value so YAML reads it as a string"
-    return Diagnostic(code, message, doc.location(loc, key=at_key), format_path(loc), hint)
+    return Diagnostic(code, message, *doc.place(loc, key=at_key), hint)
+
+
+def _child(path: str, name: str | int) -> str:
+    """The spec path of field `name` under `path`."""
+    return format_path((name,)) if not path else f"{path}[{name}]" if isinstance(name, int) else f"{path}.{name}"
 
 
 def kind_of(value: Any) -> str:
