@@ -29,6 +29,26 @@ def test_every_code_used_in_the_package_exists() -> None:
     assert set(CODES) <= used
 
 
+# The expected outputs tests compare with, by the test that compares them: the spec cases
+# (test_invalid), the shell sessions (test_commands) and the chart reports (test_chart_report).
+EXPECTED_OUTPUTS = ("tests/cases/invalid/*/expected.txt", "tests/cases/commands/*/expected.txt", "tests/cases/charts/*.txt")
+
+
+def test_every_documented_code_is_in_an_expected_output() -> None:
+    """Not a search of the source: each code must be shown, exactly as a user sees it
+    (`error[E...]`/`warning[E...]`), in an output some test compares."""
+    shown: dict[str, list[str]] = {}
+    for pattern in EXPECTED_OUTPUTS:
+        files = sorted(ROOT.glob(pattern))
+        assert files, pattern
+        for path in files:
+            for code in re.findall(r"^(?:error|warning)\[(E\d{3})\]", path.read_text(), re.MULTILINE):
+                shown.setdefault(code, []).append(str(path.relative_to(ROOT)))
+    documented = set(re.findall(r"^### (E\d{3})$", DOCS.read_text(), re.MULTILINE))
+    assert len(documented) > 100
+    assert not documented - shown.keys(), f"in no expected output: {sorted(documented - shown.keys())}"
+
+
 def test_committed_json_schema_is_current() -> None:
     committed = json.loads((ROOT / "docs" / "environment.schema.json").read_text())
     assert committed == schema(), "run: govstack-gen schema > docs/environment.schema.json"
