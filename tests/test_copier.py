@@ -59,6 +59,10 @@ def test_copy_with_defaults_renders_and_passes_its_ci(tmp_path: Path) -> None:
                  ".yamllint.yaml", "renovate.json", "scripts/ci.sh", "README.md"):
         assert (repo / name).is_file(), name
     assert (repo / "environment.schema.json").read_text() == (ROOT / "docs" / "environment.schema.json").read_text()
+    # The editor's schema line names a file beside the spec: the one shipped with the repository.
+    first = (repo / "environment.yaml").read_text().splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema=")
+    assert (repo / first.split("$schema=", 1)[1]).resolve() == (repo / "environment.schema.json").resolve()
     bootstrap(repo)
     assert main(["render", str(repo / "environment.yaml"), "--check"]) == 0
     result = run(repo, "bash", "scripts/ci.sh")

@@ -16,7 +16,7 @@ SCHEMA_ID = f"https://govstack.dev/schemas/environment-{API_VERSION.split('/')[1
 
 
 def schema() -> dict[str, Any]:
-    body = Environment.model_json_schema(by_alias=True, mode="validation")
+    body = _without_discriminators(Environment.model_json_schema(by_alias=True, mode="validation"))
     _catalog_fills_in(body)
     head = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -28,6 +28,17 @@ def schema() -> dict[str, Any]:
 
 def schema_json() -> str:
     return json.dumps(schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _without_discriminators(node: Any) -> Any:
+    """pydantic marks tagged unions with OpenAPI's `discriminator`, which is no JSON Schema
+    keyword: strict validators (ajv) refuse the schema for it. The `oneOf` with each member's
+    `const` tag says the same in JSON Schema."""
+    if isinstance(node, dict):
+        return {k: _without_discriminators(v) for k, v in node.items() if k != "discriminator"}
+    if isinstance(node, list):
+        return [_without_discriminators(item) for item in node]
+    return node
 
 
 def _catalog_fills_in(schema: dict[str, Any]) -> None:
@@ -53,8 +64,6 @@ def _catalog_fills_in(schema: dict[str, Any]) -> None:
                     continue  # the keyword; property names live one level down, under "properties"
                 if key == "$ref" and isinstance(value, str) and value.startswith(DEFS):
                     value = DEFS + relax(value.removeprefix(DEFS))
-                elif key == "discriminator":
-                    continue
                 out["anyOf" if key == "oneOf" else key] = strip(value) if key != "$ref" else value
             return out
         if isinstance(node, list):
@@ -65,7 +74,7 @@ def _catalog_fills_in(schema: dict[str, Any]) -> None:
     relaxed = relax("CompleteBuildingBlock")
     defs["BuildingBlock"] = {
         "description": "A building block: complete, or overriding the catalog entry it names.",
-        "if": {"required": ["catalog"]},
+        "if": {"type": "object", "properties": {"catalog": {}}, "required": ["catalog"]},
         "then": {"$ref": DEFS + relaxed},
         "else": {"$ref": DEFS + "CompleteBuildingBlock"},
     }

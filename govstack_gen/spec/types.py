@@ -299,7 +299,9 @@ Domain = Annotated[
 ]
 
 # Kubernetes resource quantities (apimachinery resource.Quantity), without signs.
-QUANTITY_RE = re.compile(r"^(?P<num>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$")
+# Numbered groups only (1: the number, 2: the suffix): the pattern goes into the JSON Schema,
+# whose patterns are ECMA-262 regular expressions, where (?P<name>...) is a syntax error.
+QUANTITY_RE = re.compile(r"^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$")
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1), "k": Decimal("1e3"),
             "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"), "P": Decimal("1e15"), "E": Decimal("1e18")}
@@ -310,8 +312,8 @@ def parse_quantity(value: str) -> Decimal:
     match = QUANTITY_RE.match(value)
     if not match:
         raise ValueError(value)
-    num = Decimal(match["num"])
-    suffix = match["suffix"] or ""
+    num = Decimal(match[1])
+    suffix = match[2] or ""
     if suffix in _BINARY:
         return num * _BINARY[suffix]
     if suffix in _DECIMAL:
