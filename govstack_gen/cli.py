@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from govstack_gen.errors import ExitStatus, GenError
+    from govstack_gen.errors import ExitStatus, GenError, explain_line
 
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(diagnostic.render(), file=sys.stderr)
         errors = sum(1 for d in exc.diagnostics if d.severity == "error")
         print(f"{errors} error{'s' if errors != 1 else ''}; nothing was written", file=sys.stderr)
+        print(explain_line(exc.diagnostics), file=sys.stderr)
         return ExitStatus.FAILURE
     except OSError as exc:  # disk full, permissions: the environment's fault, not a bug
         where = f" ({exc.filename})" if exc.filename else ""

@@ -1,6 +1,6 @@
 """Diagnostics and the errors that carry them: the bottom of the import graph.
 
-Every problem the tool reports is a `Diagnostic` with a documented code (see docs/errors.md; a test
+Every problem the tool reports is a `Diagnostic` with a documented code (see govstack_gen/errors.md (`govstack-gen explain CODE`); a test
 keeps the two in step), a location in the spec (`file:line:col`), the spec path and a hint.
 Stages collect diagnostics and raise one `SpecError` holding all of them, so a user fixes
 every problem in one round instead of one per run.
@@ -8,6 +8,7 @@ every problem in one round instead of one per run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -19,6 +20,7 @@ __all__ = [
     "SourceLocation",
     "SpecError",
     "WriteRefused",
+    "explain_line",
     "format_path",
 ]
 
@@ -32,7 +34,7 @@ class ExitStatus(IntEnum):
     INTERNAL = 3  # a bug: report it, rerun with --debug for the traceback
 
 
-# code -> one-line summary. docs/errors.md explains each code with an example and the fix.
+# code -> one-line summary. govstack_gen/errors.md (`govstack-gen explain CODE`) explains each code with an example and the fix.
 CODES: dict[str, str] = {
     # E1xx: reading the spec file
     "E101": "the spec file cannot be read",
@@ -226,3 +228,12 @@ def format_path(loc: tuple[str | int, ...]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+def explain_line(diagnostics: Sequence[Diagnostic]) -> str:
+    """The closing line of a list of diagnostics: how to read about one ("" for none)."""
+    if not diagnostics:
+        return ""
+    first, several = diagnostics[0].code, len({d.code for d in diagnostics}) > 1
+    return (f"for more about {'an' if several else 'this'} error, try `govstack-gen explain {first}`"
+            + (" (or another code above)" if several else ""))

@@ -7,11 +7,13 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from govstack_gen.errors import CODES
 from govstack_gen.spec.schema import schema
 from helpers import ROOT
 
-DOCS = ROOT / "docs" / "errors.md"
+DOCS = ROOT / "govstack_gen" / "errors.md"
 
 
 def test_every_error_code_is_documented() -> None:
@@ -47,6 +49,42 @@ def test_every_documented_code_is_in_an_expected_output() -> None:
     documented = set(re.findall(r"^### (E\d{3})$", DOCS.read_text(), re.MULTILINE))
     assert len(documented) > 100
     assert not documented - shown.keys(), f"in no expected output: {sorted(documented - shown.keys())}"
+
+
+def diagnostics_shown() -> list[tuple[str, list[str]]]:
+    """Every diagnostic of the expected outputs: (file, its lines up to the next one or the end)."""
+    head = re.compile(r"^(?:error|warning)\[E\d{3}\]")
+    found = []
+    for pattern in EXPECTED_OUTPUTS:
+        for path in sorted(ROOT.glob(pattern)):
+            lines = path.read_text().splitlines()
+            starts = [i for i, line in enumerate(lines) if head.match(line)]
+            for start in starts:
+                end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("  ")
+                            and (head.match(lines[i]) or lines[i - 1].startswith("  hint:"))), len(lines))
+                found.append((str(path.relative_to(ROOT)), lines[start:end]))
+    return found
+
+
+def test_every_diagnostic_shown_has_a_hint() -> None:
+    shown = diagnostics_shown()
+    assert len(shown) > 250
+    missing = [f"{where}: {lines[0][:120]}" for where, lines in shown if not any(ln.startswith("  hint: ") for ln in lines)]
+    assert not missing, "\n".join(missing)
+
+
+def test_explain_prints_every_code(capsys: pytest.CaptureFixture[str]) -> None:
+    from govstack_gen.cli import main
+
+    for code, summary in CODES.items():
+        assert main(["explain", code.lower()]) == 0
+        out = capsys.readouterr().out
+        head, _, body = out.partition("\n\n")
+        assert head == f"{code}: {summary}" and len(body.strip()) > 20, code
+    assert main(["explain"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{code}  {summary}" for code, summary in sorted(CODES.items())]
+    assert main(["explain", "E5166"]) == 2
+    assert "did you mean E516" in capsys.readouterr().err
 
 
 def test_committed_json_schema_is_current() -> None:

@@ -68,6 +68,7 @@ def test_broken_tree_is_reported_with_locations(tmp_path: Path, capsys: pytest.C
         f"error[E705]: TREE/platform/base/cache/namespace-cache.yaml:{line_of(namespace, 'enforce:')}"
         ":41: $.metadata.labels.pod-security.kubernetes.io/enforce: pod security must enforce restricted (baseline at least)",
         "invalid: 19 objects (12 kinds) from 3 overlays; 19 checked against Kubernetes 1.35 and CRDs; 3 errors, 0 warnings",
+        "for more about an error, try `govstack-gen explain E702` (or another code above)",
     ]
     assert "hint: HelmRelease cache/cache does not match its CRD" in out
 
@@ -134,7 +135,8 @@ def test_invalid_spec_is_reported_in_text(capsys: pytest.CaptureFixture[str]) ->
     assert main(["validate", str(spec)]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("error[E304]: environment.yaml:")
-    assert lines[-1] == "invalid: 1 error before anything could be rendered and checked"
+    assert lines[-2:] == ["invalid: 1 error before anything could be rendered and checked",
+                          "for more about this error, try `govstack-gen explain E304`"]
 
 
 def test_invalid_spec_is_reported_in_json(capsys: pytest.CaptureFixture[str]) -> None:

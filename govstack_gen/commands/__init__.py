@@ -165,6 +165,12 @@ COMMANDS = (
             option("--check", action="store_true", help="write nothing; exit 1 when a file would change"),
         ),
     ),
+    Command(
+        "explain", "explain a diagnostic code: what it means and what to do",
+        "Print the documentation of a diagnostic code (the E123 of `error[E123]`): when it is reported, why, and how to "
+        "fix it. Without a code, list every code with its one-line summary.",
+        (option("code", nargs="?", metavar="CODE", help="a code such as E516 (default: list them all)"),),
+    ),
     Command("schema", "print the JSON Schema of the spec",
             "Print the JSON Schema of environment.yaml (for editors and CI).", ()),
 )

@@ -18,7 +18,7 @@ __all__ = ["run"]
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     from govstack_gen.audit import NotATree, audit_tree
-    from govstack_gen.errors import ExitStatus
+    from govstack_gen.errors import ExitStatus, explain_line
     from govstack_gen.spec.load import read_spec
     from govstack_gen.validation.report import diagnostic_json
     from govstack_gen.write_plan import MANIFEST
@@ -39,4 +39,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         out.write("".join(d.render() + "\n" for d in findings))
         verdict = "clean" if not findings else f"{len(findings)} finding{'s' if len(findings) != 1 else ''}"
         print(f"{root}: {verdict} ({owned} generated files)", file=err)
+        if findings:
+            print(explain_line(findings), file=err)
     return ExitStatus.FAILURE if findings else ExitStatus.OK

@@ -15,7 +15,7 @@ __all__ = ["run"]
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
-    from govstack_gen.errors import Diagnostic, ExitStatus, SourceLocation, SpecError
+    from govstack_gen.errors import Diagnostic, ExitStatus, SourceLocation, SpecError, explain_line
     from govstack_gen.validation.build import KustomizeNotFound, kustomize_command
     from govstack_gen.validation.report import json_report, text_report
     from govstack_gen.validation.run import flux_components, validate_spec
@@ -57,5 +57,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     else:
         errors = sum(1 for d in problems if d.severity == "error")
         out.write("".join(d.render() + "\n" for d in problems))
-        out.write(f"invalid: {errors} error{'s' if errors != 1 else ''} before anything could be rendered and checked\n")
+        out.write(f"invalid: {errors} error{'s' if errors != 1 else ''} before anything could be rendered and checked\n"
+                  f"{explain_line(problems)}\n")
     return ExitStatus.FAILURE if any(d.severity == "error" for d in problems) else ExitStatus.OK

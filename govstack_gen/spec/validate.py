@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from typing import Any, TypeVar
@@ -75,9 +76,42 @@ def _diagnostic(err: ErrorDetails, doc: SpecDocument, model: type[BaseModel]) ->
         message = err["msg"][:1].lower() + err["msg"][1:]
         if code == "E203":
             message = f"{message}, got {kind_of(err.get('input'))}"
-            if kind == "string_type" and isinstance(err.get("input"), (int, float, bool)):
-                hint = "quote the value so YAML reads it as a string"
+        hint = _hint(kind, ctx, err.get("input"))
     return Diagnostic(code, message, *doc.place(loc, key=at_key), hint)
+
+
+# What to write instead, for pydantic's own kinds of error (its message says what is wrong).
+_WRITE = {
+    "dict_type": "write a mapping here (key: value lines, or {key: value})",
+    "list_type": "write a list here (- item lines, or [a, b])",
+    "int_type": "write a whole number here", "int_parsing": "write a whole number here",
+    "int_from_float": "write a whole number here",
+    "float_type": "write a number here", "float_parsing": "write a number here",
+    "bool_type": "write true or false here", "bool_parsing": "write true or false here",
+    "string_type": "write a string here",
+}
+_SCHEMA_HINT = "`govstack-gen schema` shows what the field takes; an editor with the yaml-language-server line checks it as you type"
+
+
+def _hint(kind: str, ctx: dict[str, Any], value: Any) -> str:
+    if kind == "string_type" and isinstance(value, (int, float, bool)):
+        return "quote the value so YAML reads it as a string"
+    if kind in ("literal_error", "enum", "union_tag_invalid"):
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected") or ctx.get("expected_tags") or ""))
+        close = difflib.get_close_matches(value, choices, n=1, cutoff=0.5) if isinstance(value, str) else []
+        return f"did you mean {close[0]!r}?" if close else f"use one of: {', '.join(choices)}" if choices else _SCHEMA_HINT
+    if kind == "string_pattern_mismatch":
+        return f"write a value that matches {ctx.get('pattern')}"
+    if kind in ("too_short", "string_too_short"):
+        what = "item" if kind == "too_short" else "character"
+        return f"give at least {ctx.get('min_length')} {what}{'s' if ctx.get('min_length') != 1 else ''}"
+    if kind == "too_long":
+        return f"give at most {ctx.get('max_length')}"
+    if kind == "greater_than_equal":
+        return f"use {ctx.get('ge')} or more"
+    if kind == "less_than_equal":
+        return f"use {ctx.get('le')} or less"
+    return _WRITE.get(kind, _SCHEMA_HINT)
 
 
 def _child(path: str, name: str | int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from govstack_gen.errors import Diagnostic
+from govstack_gen.errors import Diagnostic, explain_line
 from govstack_gen.validation.check import Result
 
 __all__ = ["diagnostic_json", "json_report", "text_report"]
@@ -25,6 +25,8 @@ def text_report(result: Result) -> str:
         + (f"{_plural(result.charts, 'chart release')} rendered and checked; " if result.charts else "") +
         f"{_plural(len(result.errors), 'error')}, {_plural(len(result.warnings), 'warning')}"
     )
+    if result.diagnostics:
+        lines.append(explain_line(result.diagnostics))
     return "\n".join(lines) + "\n"
 
 
