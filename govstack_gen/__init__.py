@@ -15,7 +15,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.2.0"
+try:  # written by setuptools-scm from the git tag when the package is built or installed
+    __version__: str = importlib.import_module("govstack_gen._version").__version__
+except ImportError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = ["Diagnostic", "SpecError", "WriteRefused", "__version__", "load_and_resolve", "render_spec"]
 
