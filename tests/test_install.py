@@ -56,11 +56,13 @@ def test_the_wheel_built_from_a_clean_copy_installs_and_works(clean_copy: Path, 
     assert checked.returncode == 0, checked.stdout + checked.stderr
     entries = sorted(p.name for p in (ROOT / "govstack_gen" / "catalog" / "entries").glob("*.yaml"))
     assert len(entries) >= 5
-    inside = zipfile.ZipFile(wheel).namelist()
+    with zipfile.ZipFile(wheel) as archive:
+        inside = archive.namelist()
     for name in ["govstack_gen/errors.md", "govstack_gen/py.typed", "govstack_gen/_version.py",
                  *(f"govstack_gen/catalog/entries/{e}" for e in entries)]:
         assert name in inside, name
-    in_sdist = {Path(*Path(n).parts[1:]).as_posix() for n in tarfile.open(sdist).getnames()}
+    with tarfile.open(sdist) as archive:
+        in_sdist = {Path(*Path(n).parts[1:]).as_posix() for n in archive.getnames()}
     assert {"govstack_gen/errors.md", "pyproject.toml", "README.md"} <= in_sdist
 
     version = wheel.name.split("-")[1]
