@@ -110,7 +110,7 @@ def test_a_generated_repository_runs_its_own_workflow(clean_copy: Path, tmp_path
     steps = [step["run"] for step in yaml.safe_load(workflow.read_text())["jobs"]["render-check"]["steps"] if "run" in step]
     install, ci = steps[0], steps[1]
     commit = run("git", "rev-parse", "HEAD", cwd=clean_copy).stdout.strip()
-    assert install == f"pip install 'govstack-gen @ git+file://{clean_copy}@{commit}' yamllint"
+    assert install == f"pip install 'govstack-gen @ git+file://localhost{clean_copy}@{commit}' yamllint"
     assert ci == "bash scripts/ci.sh"
 
     bin_dir = fresh_venv(tmp_path / "venv")
