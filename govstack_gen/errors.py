@@ -234,6 +234,7 @@ def explain_line(diagnostics: Sequence[Diagnostic]) -> str:
     """The closing line of a list of diagnostics: how to read about one ("" for none)."""
     if not diagnostics:
         return ""
-    first, several = diagnostics[0].code, len({d.code for d in diagnostics}) > 1
+    errors = [d for d in diagnostics if d.severity == "error"]
+    first, several = (errors or list(diagnostics))[0].code, len({d.code for d in diagnostics}) > 1
     return (f"for more about {'an' if several else 'this'} error, try `govstack-gen explain {first}`"
             + (" (or another code above)" if several else ""))

@@ -91,7 +91,7 @@ def test_invalid_spec_exit_code_and_summary(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "govstack_gen", "render", str(spec), "-o", str(tmp_path / "o")],
                             capture_output=True, text=True)
     assert result.returncode == 1
-    assert result.stderr.endswith("1 error; nothing was written\n")
+    assert result.stderr.endswith("1 error; nothing was written\nfor more about this error, try `govstack-gen explain E204`\n")
     assert "Traceback" not in result.stderr
 
 

@@ -160,7 +160,8 @@ def test_errors_of_an_older_spec_point_at_the_file_as_written(tmp_path: Path, ca
     assert f"warning[E117]: environment.yaml:2:13: apiVersion: {OLD} is an older spec version" in err
     # line 17 holds `valuesKey: master...`: the error is there, at the value
     assert "error[E515]: environment.yaml:17:33: buildingBlocks[0].volumes[0].claimKey: values already set" in err
-    assert err.endswith("1 error; nothing was written\n")
+    assert err.endswith("1 error; nothing was written\n"
+                        "for more about an error, try `govstack-gen explain E515` (or another code above)\n")
 
 
 def test_both_names_of_a_renamed_field_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -175,7 +176,8 @@ def test_both_names_of_a_renamed_field_are_refused(tmp_path: Path, capsys: pytes
         at = lines.index("error[E118]: environment.yaml:16:22: buildingBlocks[0].volumes[0].valuesKey: 'valuesKey' (its "
                          f"{OLD} name) and 'claimKey' are both set")
         assert lines[at + 1] == "  hint: keep 'claimKey' only"
-        assert lines[-1] == "1 error; nothing was written"
+        assert lines[-2] == "1 error; nothing was written"
+        assert lines[-1].startswith("for more about") and "`govstack-gen explain E118`" in lines[-1]  # the error's, not E117's
     assert spec.read_bytes() == before
     assert (tmp_path / "catalog" / "ledger-1.0.0.yaml").read_text() == ENTRY  # nothing written anywhere
 
@@ -191,7 +193,8 @@ def test_an_unknown_version_is_refused_alone(tmp_path: Path, capsys: pytest.Capt
             "error[E116]: environment.yaml:2:13: apiVersion: govstack.dev/v1beta1 is not a spec version this "
             "govstack-gen reads\n"
             f"  hint: it reads {NEW} and converts {OLD}; a newer govstack-gen may read this one\n"
-            "1 error; nothing was written\n")
+            "1 error; nothing was written\n"
+            "for more about this error, try `govstack-gen explain E116`\n")
 
 
 def test_migrate_to_an_unknown_version_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -224,7 +227,7 @@ def test_migrate_writes_nothing_when_a_catalog_file_is_broken(tmp_path: Path, ca
     assert main(["migrate", str(spec)]) == 1
     err = capsys.readouterr().err
     assert "error[E106]: catalog/zz-broken.yaml:" in err
-    assert err.endswith("1 error; nothing was written\n")
+    assert err.endswith("1 error; nothing was written\nfor more about this error, try `govstack-gen explain E106`\n")
     assert spec.read_text() == SPEC
     assert (tmp_path / "catalog" / "ledger-1.0.0.yaml").read_text() == ENTRY
 

@@ -151,13 +151,13 @@ def test_recovery_refuses_a_commit_whose_staged_files_were_damaged(tmp_path: Pat
     result = subprocess.run([sys.executable, "-m", "govstack_gen", "render", str(new_spec), "--output", str(out)],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 1
-    (note, line, hint, summary) = result.stderr.splitlines()
+    (note, line, hint, summary, explain) = result.stderr.splitlines()
     assert note.startswith("influenced: ")  # the spec is loaded and checked before the tree is touched
     assert line.startswith(f"error[E408]: {victim}: the interrupted render cannot be completed: ")
     assert line.endswith(" is 10 bytes that do not match the commit")
     assert hint == (f"  hint: nothing was changed; remove {out / TXN} and render again (with --force if the render then "
                     "reports files edited by hand: those are the ones the interrupted render had moved into place)")
-    assert summary == "1 error; nothing was written"
+    assert (summary, explain) == ("1 error; nothing was written", "for more about this error, try `govstack-gen explain E408`")
     assert read_tree(out) == before
     # As the hint says; the two files already moved hold what the render writes, and the
     # manifest, moved last, still owns the old ones: no --force needed.
