@@ -28,18 +28,18 @@ def audit_tree(root: Path) -> tuple[list[Diagnostic], int]:
     manifest = read_manifest(root)
     if manifest is None:
         raise NotATree(f"{root} has no {MANIFEST}: not a tree rendered by govstack-gen")
-    findings = []
+    findings = []  # located at the file: the message does not repeat its path
     for rel, expected in sorted(manifest.files.items()):
         content = read_file(root / rel)
         where = SourceLocation(str(root / rel))
         if content is None:
-            findings.append(Diagnostic("E406", f"{rel} was deleted by hand", where,
+            findings.append(Diagnostic("E406", "deleted by hand", where,
                                        hint="run `govstack-gen render` to restore it, or change the spec"))
         elif digest(content) != expected:
-            findings.append(Diagnostic("E401", f"{rel} was edited by hand since the last render", where,
+            findings.append(Diagnostic("E401", "edited by hand since the last render", where,
                                        hint="put the change into the spec and render again (--force discards the edit)"))
     findings += [
-        Diagnostic("E402", f"{rel} was added by hand in a generated folder", SourceLocation(str(root / rel)),
+        Diagnostic("E402", "added by hand in a generated folder", SourceLocation(str(root / rel)),
                    hint="move it out of the generated folders; govstack-gen never deletes it, but Flux may apply it")
         for rel in _unowned(root, set(manifest.files))
     ]

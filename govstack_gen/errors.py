@@ -236,5 +236,6 @@ def explain_line(diagnostics: Sequence[Diagnostic]) -> str:
         return ""
     errors = [d for d in diagnostics if d.severity == "error"]
     first, several = (errors or list(diagnostics))[0].code, len({d.code for d in diagnostics}) > 1
-    return (f"for more about {'an' if several else 'this'} error, try `govstack-gen explain {first}`"
-            + (" (or another code above)" if several else ""))
+    noun = "error" if errors else "warning"
+    which = ("an" if errors else "a") if several else "this"
+    return f"for more about {which} {noun}, try `govstack-gen explain {first}`" + (" (or another code above)" if several else "")

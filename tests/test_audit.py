@@ -42,11 +42,12 @@ def test_edits_deletions_and_additions_are_reported(tree: Path, capsys: pytest.C
     assert main(["audit", str(tree), "--format", "json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert not report["clean"] and report["owned"] == 26
-    assert [(f["code"], f["message"]) for f in report["findings"]] == [
-        ("E401", "clusters/dev/kustomization.yaml was edited by hand since the last render"),
-        ("E406", "platform/base/cache/limitrange-cache.yaml was deleted by hand"),
-        ("E402", "building-blocks/base/cache/secret-extra.yaml was added by hand in a generated folder"),
-        ("E402", "platform/dev/hand-made/route.yaml was added by hand in a generated folder"),
+    # Located at the file, named once (the location), not again in the message.
+    assert [(f["code"], f["file"], f["message"]) for f in report["findings"]] == [
+        ("E401", f"{tree}/clusters/dev/kustomization.yaml", "edited by hand since the last render"),
+        ("E406", f"{tree}/platform/base/cache/limitrange-cache.yaml", "deleted by hand"),
+        ("E402", f"{tree}/building-blocks/base/cache/secret-extra.yaml", "added by hand in a generated folder"),
+        ("E402", f"{tree}/platform/dev/hand-made/route.yaml", "added by hand in a generated folder"),
     ]
     assert read_tree(tree) == before  # audit only reads
 

@@ -248,30 +248,6 @@ def test_external_services_meet_requirements_without_being_deployed(tmp_path: Pa
     assert values["notifications"] == {"gatewayUrl": "https://messaging.sandbox.example.org/api"}
 
 
-def test_the_wheel_ships_the_catalog(tmp_path: Path) -> None:
-    """Installed from a wheel built from a clean checkout (no egg-info left by an editable
-    install), govstack-gen still has its catalog entries."""
-    import shutil
-    import subprocess
-    import sys
-    import zipfile
-
-    root = Path(__file__).resolve().parent.parent
-    source = tmp_path / "src"
-    tracked = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True, text=True, check=True)
-    for rel in tracked.stdout.split():
-        if rel == "pyproject.toml" or rel == "README.md" or rel.startswith("govstack_gen/"):
-            (source / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(root / rel, source / rel)
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(source)],
-                           capture_output=True, text=True, check=False)
-    assert built.returncode == 0, built.stderr
-    [wheel] = (tmp_path / "dist").glob("govstack_gen-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
-    shipped = {f"govstack_gen/catalog/entries/{p.name}" for p in (root / "govstack_gen/catalog/entries").glob("*.yaml")}
-    assert shipped and shipped <= names
-
-
 def test_the_namespace_placeholder_is_the_blocks_own_namespace(tmp_path: Path) -> None:
     """`${block.namespace}` in any string of a building block (its values, its entry's endpoint)
     is the namespace it is deployed to, which is its id unless it names another."""

@@ -68,8 +68,10 @@ def test_a_spec_change_shows_added_changed_removed_and_destructive(repo: Path, c
     assert read_tree(repo) == before  # diff writes nothing
     assert report["summary"] == "0 added, 4 changed, 2 removed (2 destructive)"
     assert [(c["kind"], c["name"], c["stages"], c["destructive"]) for c in report["destructive"]] == [
-        ("PersistentVolume", "sandbox.messaging.data", ["dev", "prod"], "removed: releases the volume holding the data"),
-        ("PersistentVolumeClaim", "messaging-data", ["dev", "prod"], "removed: drops the claim on the data"),
+        ("PersistentVolume", "sandbox.messaging.data", ["dev", "prod"],
+         "removed: the volume is never pruned: it stays with its data, no longer managed"),
+        ("PersistentVolumeClaim", "messaging-data", ["dev", "prod"],
+         "removed: the claim is never pruned: it stays bound to the data, no longer managed"),
     ]
     changed = {(c["kind"], c["name"], tuple(c["stages"])): c["fields"] for c in report["changes"] if c["action"] == "changed"}
     assert changed[("OCIRepository", "messaging", ("dev",))] == [{"path": "spec.ref.tag", "old": "26.2.0", "new": "26.3.0"}]
@@ -152,6 +154,25 @@ def test_immutable_fields(kind: str, old: dict[str, Any], new: dict[str, Any], r
     assert change.action == "changed" and change.destructive == reason
 
 
+def test_removing_a_building_block_under_argo_cd(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Its Application goes (no resources finalizer: Argo CD orphans what it synced, as the
+    README says) and its namespace and data stay: each is listed as destructive, with what
+    really happens."""
+    spec = tmp_path / "environment.yaml"
+    spec.write_text((CASES / "valid" / "sandbox-k3s-argocd" / "environment.yaml").read_text())
+    before = tmp_path / "before"
+    assert main(["render", str(spec), "--output", str(before)]) == 0
+    text = spec.read_text()
+    start = text.index("  - id: monitoring\n")
+    spec.write_text(text[:start] + text[text.index("\n\n", start) + 1:])
+    report = run_json(capsys, str(spec), "--against", str(before))
+    destructive = {(c["kind"], c["name"]): c["destructive"] for c in report["destructive"]}
+    assert destructive[("Application", "monitoring")] == (
+        "removed: Argo CD deletes the Application; what it synced stays, no longer synced or pruned")
+    assert destructive[("Namespace", "observability")].startswith("removed: the namespace is never pruned")
+    assert not any(kind == "Kustomization" for kind, _ in destructive)
+
+
 def test_merge_patch_follows_rfc_7386() -> None:
     assert merge_patch({"a": {"b": 1, "c": 2}, "l": [1, 2]}, {"a": {"b": None, "d": 3}, "l": [3]}) == {
         "a": {"c": 2, "d": 3}, "l": [3]}
@@ -164,8 +185,10 @@ def test_text_report_lists_destructive_changes_first(repo: Path, capsys: pytest.
     lines = capsys.readouterr().out.splitlines()
     assert lines[:3] == [
         "DESTRUCTIVE (2):",
-        "  ! PersistentVolume sandbox.messaging.data [all stages]: removed: releases the volume holding the data",
-        "  ! PersistentVolumeClaim messaging/messaging-data [all stages]: removed: drops the claim on the data",
+        "  ! PersistentVolume sandbox.messaging.data [all stages]: removed: the volume is never pruned: it stays with its data, "
+        "no longer managed",
+        "  ! PersistentVolumeClaim messaging/messaging-data [all stages]: removed: the claim is never pruned: it stays bound to "
+        "the data, no longer managed",
     ]
     assert "      spec.values.controller.persistence: {\"existingClaim\": \"messaging-data\"} -> (none)" in lines
     assert lines[-1] == f"0 added, 2 changed, 2 removed (2 destructive) against {repo}"

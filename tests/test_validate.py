@@ -102,7 +102,7 @@ def test_kubernetes_version_matters() -> None:
 def test_unknown_kinds_are_warnings_until_crds_are_given(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(MINIMAL)]) == 0
     out = capsys.readouterr().out
-    assert "warning[E703]" in out and "1 HelmRelease object (helm.toolkit.fluxcd.io/v2) not checked: no schema" in out
+    assert "warning[E703]" in out and "1 HelmRelease object (helm.toolkit.fluxcd.io/v2) of this overlay not checked: no schema" in out
 
 
 def test_flux_components_in_the_repository_are_picked_up(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

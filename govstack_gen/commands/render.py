@@ -101,7 +101,7 @@ def _render_fully(args: argparse.Namespace, spec: Path, output: Path | None, inp
                 lines.insert(0, "pending  an interrupted render; run `govstack-gen render` to complete it")
             print("\n".join(lines), file=out)
             print(f"{root}: out of date with {spec} ({len(lines)} difference{'s' if len(lines) != 1 else ''}); "
-                  "run `govstack-gen render`", file=err)
+                  f"{_way_forward(plan.conflicts)}", file=err)
             return ExitStatus.FAILURE
         print(f"{root}: up to date ({len(files)} files)", file=err)
         return ExitStatus.OK
@@ -117,6 +117,18 @@ def _render_fully(args: argparse.Namespace, spec: Path, output: Path | None, inp
         print(f"{root}: {len(plan.create)} created, {len(plan.update)} updated, {len(plan.delete)} deleted, "
               f"{len(plan.unchanged)} unchanged", file=err)
     return ExitStatus.OK
+
+
+def _way_forward(conflicts: list[Diagnostic]) -> str:
+    """What makes the tree current: a plain render, unless it would refuse what --check found."""
+    codes = {d.code for d in conflicts}
+    steps = ["run `govstack-gen render`"]
+    if codes & {"E401", "E402"}:
+        steps.append("it refuses the hand edits listed: put them into the spec, or add --force to discard them "
+                     "(files not owned by govstack-gen must be moved by you)")
+    if "E516" in codes:
+        steps.append("it refuses to move data: migrate it first, then add --allow-data-move")
+    return "; ".join(steps)
 
 
 def _render_notes(root: Path, resolved: Resolved, err: TextIO) -> None:

@@ -1,7 +1,8 @@
 """Compare the objects two rendered trees apply, stage by stage, and say which changes destroy
-something: data (a Namespace, PersistentVolume or claim removed), a Helm release (removed,
-renamed, or a field changed that makes Helm uninstall and reinstall), everything a Flux
-Kustomization applied (removed: Flux prunes it), or a field the API server refuses to change."""
+something: data (a Namespace, PersistentVolume or claim removed: left behind unmanaged), a Helm
+release (removed, renamed, or a field changed that makes Helm uninstall and reinstall), everything
+a Flux Kustomization applied (removed: Flux prunes it), an Argo CD Application (removed: its
+objects orphaned), or a field the API server refuses to change."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ __all__ = ["Change", "FieldChange", "compare"]
 
 Path = tuple[str | int, ...]
 
-# Removing these loses data or everything in them (CHECKLIST B10/B12).
-DATA_KINDS = {"Namespace": "deletes the namespace and everything in it",
-              "PersistentVolume": "releases the volume holding the data",
-              "PersistentVolumeClaim": "drops the claim on the data",
+# Removing these from the tree leaves data behind (CHECKLIST B10/B12): both engines are told
+# never to delete them (Flux prune: disabled, Argo CD Prune=false,Delete=false), so they stay in
+# the cluster, no longer managed by anything.
+DATA_KINDS = {"Namespace": "the namespace is never pruned: it stays with everything in it, no longer managed "
+                           "(delete it by hand once its data is safe)",
+              "PersistentVolume": "the volume is never pruned: it stays with its data, no longer managed",
+              "PersistentVolumeClaim": "the claim is never pruned: it stays bound to the data, no longer managed",
               # Kept in AWS (deletion protection, ACK's retain policy, never pruned), but no longer managed.
               "DBInstance": "the RDS instance and its data stay in AWS, unmanaged: delete them there or put it back"}
 # Fields the API server refuses to change after creation (or Helm reinstalls on), by kind.
@@ -124,6 +128,9 @@ def _removal(identity: Identity, added: set[Identity]) -> str:
         return "removed: Flux uninstalls the release"
     if kind == "Kustomization" and group == "kustomize.toolkit.fluxcd.io":
         return "removed: Flux prunes everything it applied"
+    if kind == "Application" and group == "argoproj.io":
+        # No resources finalizer: Argo CD deletes the Application and orphans what it synced.
+        return "removed: Argo CD deletes the Application; what it synced stays, no longer synced or pruned"
     return ""
 
 

@@ -33,7 +33,7 @@ class Result:
     kinds: Counter[str] = field(default_factory=Counter)
     overlays: list[str] = field(default_factory=list)
     unchecked: Counter[Key] = field(default_factory=Counter)  # objects of kinds no schema knows
-    unchecked_at: dict[Key, str] = field(default_factory=dict)  # the first folder that built one
+    unchecked_in: Counter[tuple[str, Key]] = field(default_factory=Counter)  # the same, by the folder that built them
     built: dict[str, list[dict[str, Any]]] = field(default_factory=dict, repr=False)  # stage -> what kustomize built
     charts: int = 0  # releases whose charts were rendered and checked (validate --charts)
 
@@ -168,10 +168,10 @@ def validate_tree(files: dict[str, bytes], stages: dict[str, list[str]], schemas
                 diagnostics.add(Diagnostic("E705", message, sources.locate(obj, loc, folders[0]), _json_path(loc),
                                            hint=f"{_describe(obj)}: the rendered tree lost a safety property; "
                                            "report it, or undo the hand edit"))
-    for (api_version, kind), count in sorted(result.unchecked.items()):
-        diagnostics.add(Diagnostic("E703", f"{count} {kind} object{'s' if count != 1 else ''} ({api_version}) not checked: "
-                                   "no schema", SourceLocation(result.unchecked_at[(api_version, kind)]), severity="warning",
-                                   hint="pass --crds DIR with its CustomResourceDefinition"))
+    for (folder, (api_version, kind)), count in sorted(result.unchecked_in.items()):
+        diagnostics.add(Diagnostic("E703", f"{count} {kind} object{'s' if count != 1 else ''} ({api_version}) of this overlay "
+                                   "not checked: no schema", SourceLocation(f"{folder}/kustomization.yaml", 1, 1),
+                                   severity="warning", hint="pass --crds DIR with its CustomResourceDefinition"))
     result.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
     return result
 
@@ -195,7 +195,7 @@ def _check_object(obj: dict[str, Any], folder: str, schemas: SchemaSet, sources:
     if errors is None:
         key = (str(obj.get("apiVersion", "")), str(obj.get("kind", "")))
         result.unchecked[key] += 1
-        result.unchecked_at.setdefault(key, folder)
+        result.unchecked_in[(folder, key)] += 1
         return []
     builtin = schemas.is_builtin(str(obj.get("apiVersion", "")))
     code, against = ("E701", f"the Kubernetes {schemas.kube_version} schema") if builtin else ("E702", "its CRD")
