@@ -10,11 +10,12 @@ monitoring's values; no order).
 
 from __future__ import annotations
 
+import json
 import re
 
 from govstack_gen.resolve import Resolved, depths
 
-__all__ = ["PLATFORM", "dot", "mermaid"]
+__all__ = ["PLATFORM", "as_json", "dot", "mermaid"]
 
 PLATFORM = "platform"
 
@@ -67,3 +68,16 @@ def dot(env: Resolved) -> str:
     lines += [f'  "{a}" -> "{b}"{_DOT_STYLES[kind]};' for a, b, kind in _edges(env)]
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def as_json(env: Resolved) -> str:
+    """For scripts: every building block with its namespace and wave, the external services, and
+    the edges with their kind (order, weak, influence, external), as the other formats draw them."""
+    level = depths(env)
+    doc = {
+        "environment": env.name,
+        "buildingBlocks": [{"id": b.id, "namespace": b.namespace, "wave": level[b.id]} for b in env.blocks],
+        "externalServices": [s.id for s in env.external],
+        "edges": [{"from": a, "to": b, "kind": kind} for a, b, kind in _edges(env)],
+    }
+    return json.dumps(doc, indent=2) + "\n"

@@ -78,6 +78,8 @@ COMMANDS = (
                    help="render even though volumes would move or disappear (after migrating their data)"),
             option("--mirror", metavar="REGISTRY", help="air-gapped: take every chart and image from this registry "
                    "(see `govstack-gen bom --mirror`)"),
+            formats("text", "json", what="what to print of the files created, updated and deleted (the notes and "
+                    "errors stay text, on stderr)"),
         ),
     ),
     Command(
@@ -134,8 +136,8 @@ COMMANDS = (
     Command(
         "graph", "print the building blocks' dependency graph (Mermaid or DOT)",
         "Print the dependency graph that orders the building blocks (Flux dependsOn, Argo CD sync waves): Mermaid for "
-        "Markdown and pull requests, DOT for Graphviz.",
-        (spec_argument(), formats("mermaid", "dot")),
+        "Markdown and pull requests, DOT for Graphviz, JSON for scripts.",
+        (spec_argument(), formats("mermaid", "dot", "json")),
     ),
     Command(
         "catalog", "list the building-block catalog: entries, what they provide and require",
@@ -170,6 +172,12 @@ COMMANDS = (
         "Print the documentation of a diagnostic code (the E123 of `error[E123]`): when it is reported, why, and how to "
         "fix it. Without a code, list every code with its one-line summary.",
         (option("code", nargs="?", metavar="CODE", help="a code such as E516 (default: list them all)"),),
+    ),
+    Command(
+        "completion", "print shell completion for bash, zsh or fish",
+        "Print the completion script of a shell: eval \"$(govstack-gen completion bash)\" in ~/.bashrc, source "
+        "<(govstack-gen completion zsh) in ~/.zshrc, govstack-gen completion fish | source in fish's config.",
+        (option("shell", choices=["bash", "zsh", "fish"], help="the shell"),),
     ),
     Command("schema", "print the JSON Schema of the spec",
             "Print the JSON Schema of environment.yaml (for editors and CI).", ()),

@@ -15,7 +15,7 @@ __all__ = ["run"]
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
     from govstack_gen.errors import ExitStatus
-    from govstack_gen.graph import dot, mermaid
+    from govstack_gen.graph import as_json, dot, mermaid
     from govstack_gen.pipeline import load_and_resolve
 
     spec = spec_file(args.spec, err)
@@ -23,5 +23,5 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         return ExitStatus.USAGE
     resolved = load_and_resolve(spec)
     print_warnings(resolved.warnings, err)
-    out.write((mermaid if args.format == "mermaid" else dot)(resolved))
+    out.write({"mermaid": mermaid, "dot": dot, "json": as_json}[args.format](resolved))
     return ExitStatus.OK

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from govstack_gen.errors import Diagnostic, ExitStatus
     from govstack_gen.resolve import Resolved
     from govstack_gen.spec.load import SpecDocument
+    from govstack_gen.write_plan import Plan
 
 __all__ = ["run"]
 
@@ -41,6 +42,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> ExitStatus:
         for warning in stray_warnings(root, owned):
             print(warning.render(), file=err)
         print(f"{root}: {'up to date' if args.check else 'nothing changed'} ({len(owned)} files)", file=err)
+        if args.format == "json":
+            out.write(_json(root, args.check, unchanged=len(owned)))
         return ExitStatus.OK
     return _render_fully(args, spec, output, inputs, out, err, secrets_checked=root)
 
@@ -99,11 +102,13 @@ def _render_fully(args: argparse.Namespace, spec: Path, output: Path | None, inp
             lines = plan.summary_lines()
             if pending:
                 lines.insert(0, "pending  an interrupted render; run `govstack-gen render` to complete it")
-            print("\n".join(lines), file=out)
+            out.write(_json(root, True, plan, pending) if args.format == "json" else "\n".join(lines) + "\n")
             print(f"{root}: out of date with {spec} ({len(lines)} difference{'s' if len(lines) != 1 else ''}); "
                   f"{_way_forward(plan.conflicts)}", file=err)
             return ExitStatus.FAILURE
         print(f"{root}: up to date ({len(files)} files)", file=err)
+        if args.format == "json":
+            out.write(_json(root, True, plan))
         return ExitStatus.OK
     if recover(root):
         print(f"{root}: completed an interrupted render first", file=err)
@@ -116,7 +121,24 @@ def _render_fully(args: argparse.Namespace, spec: Path, output: Path | None, inp
     else:
         print(f"{root}: {len(plan.create)} created, {len(plan.update)} updated, {len(plan.delete)} deleted, "
               f"{len(plan.unchanged)} unchanged", file=err)
+    if args.format == "json":
+        out.write(_json(root, False, plan))
     return ExitStatus.OK
+
+
+def _json(root: Path, check: bool, plan: Plan | None = None, pending: bool = False, unchanged: int = 0) -> str:
+    """`render --format json`: the files a render wrote (or, with --check, would write, and what
+    it would refuse), relative to the tree."""
+    import json
+
+    doc = {
+        "tree": str(root), "check": check,
+        "created": sorted(plan.create) if plan else [], "updated": sorted(plan.update) if plan else [],
+        "deleted": sorted(plan.delete) if plan else [], "unchanged": len(plan.unchanged) if plan else unchanged,
+        "refused": [{"code": d.code, "file": d.location.file, "message": d.message} for d in plan.conflicts] if plan else [],
+        "pending": pending,
+    }
+    return json.dumps(doc, indent=2) + "\n"
 
 
 def _way_forward(conflicts: list[Diagnostic]) -> str:
