@@ -8,7 +8,6 @@ so a command's module is imported only when it runs.
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import os
 import re
@@ -28,6 +27,8 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         found = re.search(r"invalid choice: '?(?P<value>[^'()]*?)'? \(choose from (?P<choices>.*)\)", message)
         if found:
+            import difflib  # only on a usage error: --help and every run stay without it
+
             choices = [c.strip().strip("'") for c in found["choices"].split(",")]
             close = difflib.get_close_matches(found["value"], choices, n=1, cutoff=0.6)
             if close:
