@@ -4,6 +4,7 @@ at once, and stays upgradable with `copier update`. Real copier, real git, in tm
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -101,8 +102,10 @@ def test_ci_checks_the_charts(tmp_path: Path) -> None:
     bootstrap(repo)
     # A planted regression: values that let Redis escalate privileges.
     spec = repo / "environment.yaml"
-    spec.write_text(spec.read_text().replace("  - id: cache\n", "  - id: cache\n    values: {master: {containerSecurityContext: "
-                                             "{allowPrivilegeEscalation: true}}}\n"))
+    pins = "    values:\n      image: {registry: "  # the image the template pins, where the operator adds values
+    assert pins in spec.read_text()
+    spec.write_text(spec.read_text().replace(pins, "    values:\n      master: {containerSecurityContext: "
+                                             "{allowPrivilegeEscalation: true}}\n      image: {registry: "))
     assert main(["render", str(spec)]) == 0
     commit_all(repo, "cache: privilege escalation")
     result = run(repo, "bash", "scripts/ci.sh", env=env)
@@ -333,6 +336,31 @@ def test_renovate_sees_every_chart_version_written_in_environment_yaml() -> None
                       "docker.io/bitnamilegacy/jmx-exporter:0.19.0-debian-11-r95"}
 
 
+def image_pins(values: Any) -> dict[str, Any]:
+    """The image mappings (registry, repository, tag) in chart values, nested as they are found."""
+    if not isinstance(values, dict):
+        return {}
+    found = {key: ({k: value[k] for k in ("registry", "repository", "tag")} if {"registry", "repository", "tag"} <= value.keys()
+                   else image_pins(value)) for key, value in values.items() if isinstance(value, dict)}
+    return {key: value for key, value in found.items() if value}
+
+
+def test_the_template_pins_what_each_entry_pins() -> None:
+    """copier.yml repeats, for environment.yaml and Renovate, each entry's chart and the images its
+    values (and its in-chart database's values) set: read here from the entry files themselves."""
+    pins = yaml.safe_load((ROOT / "copier.yml").read_text())["catalog_pins"]["default"]
+    assert pins
+    for name, pin in pins.items():
+        entry = yaml.safe_load((ROOT / "govstack_gen" / "catalog" / "entries" / f"{name}-{pin['version']}.yaml").read_text())
+        spec = entry["spec"]
+        assert pin["chart"] == spec["chart"], name
+        assert pin.get("values", {}) == image_pins(spec.get("values")), name
+        assert pin.get("databaseValues", {}) == image_pins(spec.get("database", {}).get("inChart", {}).get("values")), name
+        commit = "git" in spec["chart"] and re.fullmatch(r"[0-9a-f]{40}", spec["chart"]["version"])
+        assert bool(pin.get("branch")) == bool(commit), f"{name}: a chart pinned to a commit names the branch it follows"
+    assert any("branch" in pin for pin in pins.values()) and any("values" in pin for pin in pins.values())
+
+
 def test_the_template_offers_the_catalog_and_knows_its_requirements() -> None:
     """copier.yml's choices, pinned versions and dependency rules are those of the catalog."""
     import ast
@@ -342,7 +370,8 @@ def test_the_template_offers_the_catalog_and_knows_its_requirements() -> None:
     offered = set(questions["building_blocks"]["choices"].values())
     latest = {e.name: e for e in load_catalog().latest() if e.section == "buildingBlocks"}
     assert offered == set(latest)
-    assert questions["catalog_versions"]["default"] == {name: latest[name].version for name in offered}
+    assert {name: pins["version"] for name, pins in questions["catalog_pins"]["default"].items()} == {
+        name: latest[name].version for name in offered}
     found = re.search(r"set needs = (\{.*?\}) %\}", questions["building_blocks"]["validator"], re.S)
     assert found
     needs = ast.literal_eval(found[1])
@@ -350,3 +379,30 @@ def test_the_template_offers_the_catalog_and_knows_its_requirements() -> None:
         required = sorted(other for r in entry.spec.requires.strong for other, e in latest.items()  # type: ignore[union-attr]
                           if other != name and all(e.labels.get(k) == v for k, v in r.match_labels.items()))
         assert sorted(needs.get(name, [])) == required, name
+
+
+ALL_BLOCKS = ["information-mediator", "messaging", "digital-registries", "cache", "monitoring"]
+
+
+@pytest.mark.parametrize("engine", ["flux", "argocd"])
+def test_the_pins_change_nothing_in_the_rendered_tree(tmp_path: Path, engine: str) -> None:
+    """The chart and image versions the template repeats are the entries' own: the tree rendered
+    from a copier-made spec is the tree rendered from it with those pins taken out."""
+    pinned = tmp_path / "pinned"
+    copy(pinned, building_blocks=ALL_BLOCKS, gitops_engine=engine)
+    spec = yaml.safe_load((pinned / "environment.yaml").read_text())
+    taken = 0
+    for block in spec["buildingBlocks"]:
+        taken += sum(block.pop(key, None) is not None for key in ("chart", "values"))
+        taken += block.get("database", {}).pop("inChart", None) is not None
+    assert taken == 5 + 3 + 1  # every chart, the three entries' images, the database's image
+    unpinned = tmp_path / "unpinned"
+    shutil.copytree(pinned, unpinned)
+    (unpinned / "environment.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    for repo in (pinned, unpinned):
+        assert main(["render", str(repo / "environment.yaml")]) == 0
+    files = {p.relative_to(pinned) for p in pinned.rglob("*") if p.is_file()} - {Path("environment.yaml")}
+    assert files == {p.relative_to(unpinned) for p in unpinned.rglob("*") if p.is_file()} - {Path("environment.yaml")}
+    assert len(files) > 100
+    differ = sorted(str(f) for f in files if (pinned / f).read_bytes() != (unpinned / f).read_bytes())
+    assert differ == [".govstack-gen/inputs"]  # the digest of the spec, which did change
