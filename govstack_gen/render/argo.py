@@ -1,8 +1,9 @@
 """The Argo CD target: the same platform layer as Flux, building blocks as Applications with
 an AppProject each, and per stage an app of apps.
 
-    clusters/<stage>/               the root Application (applied once by hand, then it manages
-                                    itself and everything below), the platform's AppProject and
+    clusters/<stage>/               the root Application and the platform's AppProject (applied
+                                    once by hand, the project first: the root belongs to it; then
+                                    the root manages both and everything below), the platform's
                                     Application, the health check sync waves need
     building-blocks/base/<bb>/      the building block's AppProject and Application (Helm source)
     building-blocks/<stage>/<bb>/   overlay: a patch with only what the stage changes
@@ -12,6 +13,11 @@ Order comes from the dependency graph as sync waves: AppProjects first (-2), the
 for a wave to be healthy before the next only when it assesses Applications' health, which it
 stopped doing by default in v1.8: the root therefore also applies that health check into
 `argocd-cm` (server-side, so only that key is ours).
+
+With sync impersonation on (`application.sync.impersonation.enabled`), a building block syncs
+as its namespace's helm-reconciler; the platform and the root sync as Argo CD's own controller
+account (`argocd-application-controller`, which every install has and binds to all rights):
+they create namespaces, volumes and RBAC, so they hold the rights the tenants must not.
 
 Nothing holding data is ever deleted by Argo CD: Namespaces, volumes and claims carry
 `Prune=false,Delete=false`, Applications have no resources finalizer (deleting one orphans
@@ -37,6 +43,8 @@ ARGO_NAMESPACE = "argocd"
 IN_CLUSTER = "https://kubernetes.default.svc"
 PLATFORM = "platform"
 ROOT = "root"
+# The account of Argo CD's application controller in every install (install.yaml, the Helm chart).
+CONTROLLER_ACCOUNT = "argocd-application-controller"
 WAVE = "argocd.argoproj.io/sync-wave"
 # Flux sets replicas and node placement with a post-renderer on whatever the chart renders;
 # Argo CD cannot post-render a Helm source. Said on the Application, where a reviewer sees it.
@@ -207,6 +215,9 @@ def _platform_project(env: Resolved) -> dict[str, Any]:
             "sourceRepos": [env.gitops.url],
             "destinations": [{"server": IN_CLUSTER, "namespace": ns} for ns in namespaces],
             "clusterResourceWhitelist": [dict(k) for k in PLATFORM_CLUSTER_KINDS],
+            # Its Applications' destination is Argo CD's namespace: impersonation takes the account from there.
+            "destinationServiceAccounts": [{"server": IN_CLUSTER, "namespace": ARGO_NAMESPACE,
+                                            "defaultServiceAccount": CONTROLLER_ACCOUNT}],
         },
     }
 

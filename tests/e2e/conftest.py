@@ -40,7 +40,7 @@ def etcd(bin_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Et
 
 @pytest.fixture
 def cluster(bin_dir: Path, etcd: Etcd, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[APIServer]:
-    api = APIServer(bin_dir, tmp_path / "apiserver", etcd, prefix=f"cluster-{next(_clusters)}")
+    api = APIServer(bin_dir, tmp_path / "apiserver", etcd, prefix=f"cluster-{next(_clusters)}", audit=True)
     try:
         api.start()
         api.apply(crd_documents())
@@ -59,6 +59,14 @@ def flux_bin() -> Path:
     result = subprocess.run([str(ROOT / "scripts" / "e2e-assets"), "flux"], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"scripts/e2e-assets flux failed:\n{result.stderr[-4000:]}")
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def argocd_bin() -> Path:
+    result = subprocess.run([str(ROOT / "scripts" / "e2e-assets"), "argocd"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"scripts/e2e-assets argocd failed:\n{result.stderr[-4000:]}")
     return Path(result.stdout.strip().splitlines()[-1])
 
 

@@ -70,6 +70,7 @@ class APIServer:
     process: subprocess.Popen[bytes] | None = None
     token: str = "govstack-gen-e2e-admin"
     kubeconfig: Path = field(default_factory=Path)
+    audit: bool = False  # log who wrote what (the impersonated user included): audit_events()
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -88,6 +89,7 @@ class APIServer:
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
                 "--disable-admission-plugins=ServiceAccount",  # no token controller runs to create tokens
+                *self._audit_flags(),
             ], stdout=log, stderr=subprocess.STDOUT)
         self.kubeconfig = self.workdir / "kubeconfig"
         self.kubeconfig.write_text(json.dumps({
@@ -97,6 +99,22 @@ class APIServer:
             "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "admin"}}],
         }))
         self._wait_ready()
+
+    def _audit_flags(self) -> list[str]:
+        if not self.audit:
+            return []
+        policy = self.workdir / "audit-policy.yaml"
+        # Writes only, at Metadata level: the user, the user it impersonated, the object, the verb.
+        policy.write_text(json.dumps({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
+                                      "rules": [{"level": "Metadata", "verbs": ["create", "update", "patch", "delete"]},
+                                                {"level": "None"}]}))
+        return [f"--audit-policy-file={policy}", f"--audit-log-path={self.workdir / 'audit.log'}", "--audit-log-mode=blocking"]
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        """The audit log's completed write requests."""
+        path = self.workdir / "audit.log"
+        events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+        return [e for e in events if e.get("stage") == "ResponseComplete"]
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -277,3 +295,79 @@ def wait_ready(cluster: APIServer, controllers: FluxControllers, steps: list[tup
             conditions = [(o["kind"], o["metadata"]["name"], c.get("message")) for o in yaml.safe_load(status)["items"]
                           for c in (o.get("status") or {}).get("conditions", [])]
             pytest.fail(f"{kind} {namespace}/{name} not Ready: {waited.stderr}\n{conditions}\n{controllers.logs()}")
+
+
+ARGO_NAMESPACE = "argocd"
+ARGO_CONTROLLER = "argocd-application-controller"
+
+
+class ArgoCD:
+    """Argo CD's application controller and repo-server (scripts/e2e-assets argocd) as local
+    processes against the API server, out of cluster (`--kubeconfig`: the in-cluster destination
+    https://kubernetes.default.svc is the test's API server), with the Redis their caches need.
+    `tools`: folders of the helm, kustomize and git the repo-server runs."""
+
+    def __init__(self, bin_dir: Path, api: APIServer, workdir: Path, tools: list[Path]):
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        redis, repo_server = free_port(), free_port()
+        path = os.pathsep.join([str(bin_dir), *map(str, tools), os.environ.get("PATH", "")])
+        # GPG off: no keyring to initialise; the HOME and TMPDIR of its own: helm's caches and the
+        # repo-server's checkouts stay in the test's folder.
+        # ARGOCD_FAKE_IN_CLUSTER: the in-cluster destination from $KUBECONFIG instead of a pod's
+        # service-account files (Argo CD's own out-of-cluster mode, used by `argocd admin`).
+        env = dict(os.environ, PATH=path, HOME=str(workdir), TMPDIR=str(workdir), ARGOCD_GPG_ENABLED="false",
+                   ARGOCD_SYNC_WAVE_DELAY="1", ARGOCD_FAKE_IN_CLUSTER="true", KUBECONFIG=str(api.kubeconfig))
+        common = ["--loglevel=debug", f"--redis=127.0.0.1:{redis}"]
+        commands = [
+            [str(bin_dir / "redis-server"), "--port", str(redis), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(workdir)],
+            [str(bin_dir / "argocd-repo-server"), *common, f"--port={repo_server}", "--disable-tls",
+             f"--metrics-port={free_port()}", "--revision-cache-expiration=5s"],  # sees a push within seconds
+            [str(bin_dir / ARGO_CONTROLLER), *common, f"--kubeconfig={api.kubeconfig}", f"--namespace={ARGO_NAMESPACE}",
+             f"--repo-server=127.0.0.1:{repo_server}", "--repo-server-plaintext", f"--metrics-port={free_port()}",
+             "--app-resync=10", "--self-heal-timeout-seconds=2"],
+        ]
+        self.processes = []
+        for command in commands:
+            with (workdir / f"{Path(command[0]).name}.log").open("wb") as log:
+                self.processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
+            time.sleep(1)  # Redis before its clients, the repo-server before the controller
+
+    def check_running(self) -> None:
+        time.sleep(3)
+        dead = [p.args[0] for p in self.processes if p.poll() is not None]  # type: ignore[index]  # started from lists
+        if dead:
+            raise AssertionError(f"{dead} exited:\n{self.logs()}")
+
+    def logs(self, lines: int = 30) -> str:
+        out = []
+        for path in sorted(self.workdir.glob("*.log")):
+            out.append(f"--- {path.name}")
+            out += path.read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join(out)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            stop(process)
+
+
+def argocd_bootstrap(cluster: APIServer, first: list[dict[str, Any]]) -> None:
+    """What an Argo CD install and the README's first step leave behind: the argocd namespace,
+    Argo CD's own settings (argocd-cm with sync impersonation on, as the README tells users;
+    argocd-secret), the controller's account bound to cluster-admin (install.yaml's controller
+    ClusterRole allows every verb on every resource), then `first`, applied once: the stage's
+    platform AppProject and root Application."""
+    part_of = {"app.kubernetes.io/part-of": "argocd"}
+    cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ARGO_NAMESPACE}}])
+    cluster.apply([
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm", "namespace": ARGO_NAMESPACE, "labels": part_of},
+         "data": {"application.sync.impersonation.enabled": "true", "timeout.reconciliation": "10s"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "argocd-secret", "namespace": ARGO_NAMESPACE, "labels": part_of},
+         "stringData": {"server.secretkey": "govstack-gen-e2e"}},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": ARGO_CONTROLLER, "namespace": ARGO_NAMESPACE}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": ARGO_CONTROLLER},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+         "subjects": [{"kind": "ServiceAccount", "name": ARGO_CONTROLLER, "namespace": ARGO_NAMESPACE}]},
+    ])
+    cluster.apply(first)

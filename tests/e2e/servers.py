@@ -90,12 +90,14 @@ data:
 """
 
 
-def chart_archive(name: str, version: str) -> bytes:
-    """A chart with one ConfigMap: installable with nothing but an API server."""
+def chart_archive(name: str, version: str, extra: str = "") -> bytes:
+    """A chart with one ConfigMap (and the `extra` template, if any): installable with nothing
+    but an API server."""
     files = {
         f"{name}/Chart.yaml": f"apiVersion: v2\nname: {name}\nversion: {version}\ndescription: e2e test chart\n",
         f"{name}/values.yaml": "greeting: hello\n",
         f"{name}/templates/configmap.yaml": CONFIGMAP,
+        **({f"{name}/templates/extra.yaml": extra} if extra else {}),
     }
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
@@ -126,12 +128,14 @@ def _index(root: Path) -> str:
 
 class HelmRepository(_Server):
     """A Helm repository (index.yaml and chart archives) served from `root`: tiny generated
-    charts, and real chart folders packaged with `helm package` (`packaged`, with `helm`)."""
+    charts (`extra`: a further template for some of them), and real chart folders packaged with
+    `helm package` (`packaged`, with `helm`)."""
 
-    def __init__(self, root: Path, charts: dict[str, str], packaged: tuple[Path, ...] = (), helm: str = "helm"):
+    def __init__(self, root: Path, charts: dict[str, str], packaged: tuple[Path, ...] = (), helm: str = "helm",
+                 extra: dict[str, str] | None = None):
         root.mkdir(parents=True, exist_ok=True)
         for name, version in sorted(charts.items()):
-            (root / f"{name}-{version}.tgz").write_bytes(chart_archive(name, version))
+            (root / f"{name}-{version}.tgz").write_bytes(chart_archive(name, version, (extra or {}).get(name, "")))
         for folder in packaged:
             subprocess.run([helm, "package", str(folder), "--destination", str(root)], check=True, capture_output=True)
         (root / "index.yaml").write_text(_index(root))
