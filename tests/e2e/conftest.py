@@ -4,12 +4,11 @@ own, under its own etcd prefix) per test, with the CRDs of ../shared/crds instal
 from __future__ import annotations
 
 import itertools
-import subprocess
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from controlplane import ROOT, APIServer, ControllerManager, Etcd, assets, crd_documents, keep_logs, stop
+from controlplane import APIServer, ControllerManager, Etcd, assets, crd_documents, keep_logs, stop
 
 _clusters = itertools.count()
 
@@ -56,27 +55,17 @@ def cluster(bin_dir: Path, etcd: Etcd, tmp_path: Path, request: pytest.FixtureRe
 
 @pytest.fixture(scope="session")
 def flux_bin() -> Path:
-    result = subprocess.run([str(ROOT / "scripts" / "e2e-assets"), "flux"], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"scripts/e2e-assets flux failed:\n{result.stderr[-4000:]}")
-    return Path(result.stdout.strip().splitlines()[-1])
+    return assets("flux")
 
 
 @pytest.fixture(scope="session")
 def argocd_bin() -> Path:
-    result = subprocess.run([str(ROOT / "scripts" / "e2e-assets"), "argocd"], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"scripts/e2e-assets argocd failed:\n{result.stderr[-4000:]}")
-    return Path(result.stdout.strip().splitlines()[-1])
+    return assets("argocd")
 
 
 @pytest.fixture(scope="session")
 def controller_manager_bin() -> Path:
-    result = subprocess.run([str(ROOT / "scripts" / "e2e-assets"), "controller-manager"], capture_output=True, text=True,
-                            check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"scripts/e2e-assets controller-manager failed:\n{result.stderr[-4000:]}")
-    return Path(result.stdout.strip().splitlines()[-1])
+    return assets("controller-manager")
 
 
 @pytest.fixture

@@ -22,11 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 90
 
 
-def assets() -> Path:
-    """The folder with etcd, kube-apiserver and kubectl (built once by scripts/e2e-assets)."""
-    result = subprocess.run([str(ROOT / "scripts" / "e2e-assets")], capture_output=True, text=True, check=False)
+def assets(*tool_set: str) -> Path:
+    """The folder with etcd, kube-apiserver and kubectl, or with another tool set of
+    scripts/e2e-assets (flux, controller-manager, argocd), built once by it."""
+    result = subprocess.run([str(ROOT / "scripts" / "e2e-assets"), *tool_set], capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"scripts/e2e-assets failed:\n{result.stderr}")
+        raise RuntimeError(f"scripts/e2e-assets {' '.join(tool_set)} failed:\n{result.stderr[-4000:]}")
     return Path(result.stdout.strip().splitlines()[-1])
 
 
@@ -184,14 +185,17 @@ def crd_documents() -> list[dict[str, Any]]:
 
 # What makes Pods and binds claims; nothing here runs them (no scheduler, no kubelet), so pods
 # stay Pending: enough to prove Pod Security admits them and their claims bind.
+# The garbage collector completes foreground deletions (Argo CD prunes that way, and an object
+# would otherwise wait forever on its foregroundDeletion finalizer).
 CONTROLLERS = ("deployment-controller", "replicaset-controller", "statefulset-controller", "job-controller",
-               "persistentvolume-binder-controller")
+               "persistentvolume-binder-controller", "garbage-collector-controller")
 
 
 @dataclass
 class ControllerManager:
     """kube-controller-manager of the same release (scripts/e2e-assets controller-manager),
-    with the workload and volume-binding controllers only, as the API server's admin."""
+    with the workload, volume-binding and garbage-collector controllers only, as the API
+    server's admin."""
 
     bin_dir: Path
     workdir: Path
@@ -218,7 +222,31 @@ class ControllerManager:
         stop(self.process)
 
 
-class FluxControllers:
+class LocalProcesses:
+    """Controllers run as local processes, each logging to <workdir>/<name>.log."""
+
+    workdir: Path
+    processes: list[subprocess.Popen[bytes]]
+
+    def check_running(self) -> None:
+        time.sleep(3)
+        dead = [p.args[0] for p in self.processes if p.poll() is not None]  # type: ignore[index]  # started from lists
+        if dead:
+            raise AssertionError(f"{dead} exited:\n{self.logs()}")
+
+    def logs(self, lines: int = 30) -> str:
+        out = []
+        for path in sorted(self.workdir.glob("*.log")):
+            out.append(f"--- {path.name}")
+            out += path.read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join(out)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):  # the last started depends on the first
+            stop(process)
+
+
+class FluxControllers(LocalProcesses):
     """source-, kustomize- and helm-controller as local processes against the API server."""
 
     def __init__(self, bin_dir: Path, api: APIServer, workdir: Path):
@@ -243,22 +271,6 @@ class FluxControllers:
                     [str(bin_dir / name), *common, *args, f"--metrics-addr=127.0.0.1:{free_port()}",
                      f"--health-addr=127.0.0.1:{free_port()}"], env=env, stdout=log, stderr=subprocess.STDOUT))
 
-    def check_running(self) -> None:
-        time.sleep(3)
-        dead = [p.args[0] for p in self.processes if p.poll() is not None]  # type: ignore[index]  # started from lists
-        if dead:
-            raise AssertionError(f"{dead} exited:\n{self.logs()}")
-
-    def logs(self, lines: int = 30) -> str:
-        out = []
-        for path in sorted(self.workdir.glob("*.log")):
-            out.append(f"--- {path.name}")
-            out += path.read_text(errors="replace").splitlines()[-lines:]
-        return "\n".join(out)
-
-    def stop(self) -> None:
-        for process in self.processes:
-            stop(process)
 
 
 def flux_bootstrap(cluster: APIServer, entry: list[dict[str, Any]], secrets: list[dict[str, Any]] | None = None) -> None:
@@ -301,7 +313,7 @@ ARGO_NAMESPACE = "argocd"
 ARGO_CONTROLLER = "argocd-application-controller"
 
 
-class ArgoCD:
+class ArgoCD(LocalProcesses):
     """Argo CD's application controller and repo-server (scripts/e2e-assets argocd) as local
     processes against the API server, out of cluster (`--kubeconfig`: the in-cluster destination
     https://kubernetes.default.svc is the test's API server), with the Redis their caches need.
@@ -334,22 +346,6 @@ class ArgoCD:
                 self.processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
             time.sleep(1)  # Redis before its clients, the repo-server before the controller
 
-    def check_running(self) -> None:
-        time.sleep(3)
-        dead = [p.args[0] for p in self.processes if p.poll() is not None]  # type: ignore[index]  # started from lists
-        if dead:
-            raise AssertionError(f"{dead} exited:\n{self.logs()}")
-
-    def logs(self, lines: int = 30) -> str:
-        out = []
-        for path in sorted(self.workdir.glob("*.log")):
-            out.append(f"--- {path.name}")
-            out += path.read_text(errors="replace").splitlines()[-lines:]
-        return "\n".join(out)
-
-    def stop(self) -> None:
-        for process in reversed(self.processes):
-            stop(process)
 
 
 def argocd_bootstrap(cluster: APIServer, first: list[dict[str, Any]]) -> None:
