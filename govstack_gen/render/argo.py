@@ -69,7 +69,12 @@ PLATFORM_CLUSTER_KINDS = [
     {"group": "rbac.authorization.k8s.io", "kind": "ClusterRoleBinding"},
 ]
 # Argo CD >= 1.8 no longer assesses an Application's health; waves of Applications need it back
-# (https://argo-cd.readthedocs.io/en/stable/operator-manual/upgrading/1.7-1.8/).
+# (https://argo-cd.readthedocs.io/en/stable/operator-manual/upgrading/1.7-1.8/). Upstream's check
+# copies the Application's health alone, and Argo CD calls an Application with nothing rendered
+# Healthy: one whose chart version is missing (ComparisonError) or whose sync failed would let
+# its dependants' wave go. Here such an Application is Degraded, so the root's sync fails at its
+# wave and retries, as Flux's dependsOn waits for Ready. A sync still running is not held
+# against an Application: the root syncs itself, and would wait for its own operation.
 APPLICATION_HEALTH = """hs = {}
 hs.status = "Progressing"
 hs.message = ""
@@ -78,6 +83,21 @@ if obj.status ~= nil then
     hs.status = obj.status.health.status
     if obj.status.health.message ~= nil then
       hs.message = obj.status.health.message
+    end
+  end
+  if obj.status.operationState ~= nil then
+    local phase = obj.status.operationState.phase
+    if phase == "Failed" or phase == "Error" then
+      hs.status = "Degraded"
+      hs.message = obj.status.operationState.message
+    end
+  end
+  if obj.status.conditions ~= nil then
+    for _, condition in ipairs(obj.status.conditions) do
+      if condition.type == "ComparisonError" or condition.type == "InvalidSpecError" or condition.type == "SyncError" then
+        hs.status = "Degraded"
+        hs.message = condition.message
+      end
     end
   end
 end
