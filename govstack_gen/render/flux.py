@@ -26,6 +26,8 @@ HELM_API = "helm.toolkit.fluxcd.io/v2"
 KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
 FLUX_NAMESPACE = "flux-system"
+# The Secret `flux bootstrap` leaves in FLUX_NAMESPACE with the deploy key (its --secret-name).
+BOOTSTRAP_SECRET = "flux-system"
 PLATFORM = "platform"
 PLATFORM_RECONCILER = "kustomize-controller"
 
@@ -59,6 +61,8 @@ def _source(env: Resolved, block: Block) -> dict[str, Any]:
     spec: dict[str, Any] = {"interval": SOURCE_INTERVAL}
     if isinstance(chart, GitChart):
         spec |= {"url": chart.git, "ref": git_ref(chart.version)}
+        if chart.secret_ref is not None:
+            spec["secretRef"] = {"name": chart.secret_ref}
     elif block.source_kind == "OCIRepository":
         # One OCIRepository per chart artifact; the HelmRelease points at it with chartRef.
         spec |= {"url": f"{chart.repo}/{chart.name}", "ref": {"tag": chart.version}, "layerSelector": dict(HELM_CHART_LAYER)}
@@ -214,12 +218,25 @@ def _patch(block: Block, api: str, kind: str, spec: dict[str, Any]) -> dict[str,
 
 
 def _git_repository(env: Resolved, stage: ResolvedStage) -> dict[str, Any]:
+    spec: dict[str, Any] = {"interval": env.gitops.interval, "url": env.gitops.url, "ref": {"branch": env.gitops.branch}}
+    secret = repository_secret(env.gitops.url, env.gitops.secret_ref)
+    if secret is not None:
+        spec["secretRef"] = {"name": secret}
     return {
         "apiVersion": SOURCE_API,
         "kind": "GitRepository",
         "metadata": k8s.metadata(env.name, FLUX_NAMESPACE, k8s.labels(env, stage=stage.name)),
-        "spec": {"interval": env.gitops.interval, "url": env.gitops.url, "ref": {"branch": env.gitops.branch}},
+        "spec": spec,
     }
+
+
+def repository_secret(url: str, secret_ref: str | None) -> str | None:
+    """The Secret Flux clones the environment repository with: the spec's, else for an ssh://
+    URL the one `flux bootstrap` creates (flux-system/flux-system, holding the deploy key);
+    nothing can clone over SSH without a key, while an https:// repository may be public."""
+    if secret_ref is not None:
+        return secret_ref
+    return BOOTSTRAP_SECRET if url.startswith("ssh://") else None
 
 
 def _layer(env: Resolved, stage: ResolvedStage, name: str, folder: str, depends_on: list[str]) -> dict[str, Any]:

@@ -135,6 +135,10 @@ class GitOps(SpecModel):
     branch: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")] = "main"
     path: RepoPath = Field(".", description="Folder of the rendered tree inside that repository.")
     interval: Duration = Field("10m", description="How often Flux reconciles (Flux only: Argo CD's is its own setting).")
+    secret_ref: DnsLabel | None = Field(
+        None, description="Secret in flux-system with the credentials to clone the repository (Flux only: Argo CD takes "
+        "a repository credential Secret of its own). Default for ssh:// URLs: flux-system, the Secret `flux bootstrap` "
+        "creates; none for https:// (a public repository).")
 
 
 class RepoChart(SpecModel):
@@ -152,6 +156,10 @@ class GitChart(SpecModel):
     path: RepoPath
     version: GitRevision = Field(description="git tag of the release, a semantic version such as v1.4.2, or the full "
                                  "SHA of a commit (for a repository that tags no releases)")
+    secret_ref: DnsLabel | None = Field(
+        None, description="A Secret declared under the building block's secrets with the credentials to clone a private "
+        "repository (identity and known_hosts for ssh://, which needs one; username and password for https://). Flux "
+        "only: Argo CD takes a repository credential Secret of its own.")
 
 
 def _chart_tag(value: Any) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from govstack_gen.errors import Diagnostic
 from govstack_gen.spec.load import SpecDocument
-from govstack_gen.spec.model import Environment, SecretRef
+from govstack_gen.spec.model import BuildingBlock, Environment, GitChart, SecretRef
 from govstack_gen.spec.types import values_path
 
 __all__ = ["check_secret_refs", "check_secrets", "looks_like_secret"]
@@ -118,6 +118,7 @@ def check_secret_refs(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                     out.append(doc.diagnostic((*loc, "source"), "E318", "Argo CD does not decrypt SOPS files",
                                               "use source: external (External Secrets Operator, sealed-secrets) with Argo CD"))
             out += _values_from_problems(env, doc, b_index, s_index, ref)
+        out += _chart_credentials(doc, block, ("buildingBlocks", b_index, "chart"))
     if sops_users and env.gitops.engine == "flux":
         for s_index, stage in enumerate(env.stages):
             if stage.sops is None or not (stage.sops.age or stage.sops.kms):
@@ -126,6 +127,25 @@ def check_secret_refs(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                                           "add sops: {age: [<the stage cluster's age public key>]} (or kms: [<key ARN>]) to the stage",
                                           related=tuple(sops_users[:1])))
     return out
+
+
+def _chart_credentials(doc: SpecDocument, block: BuildingBlock, loc: Loc) -> list[Diagnostic]:
+    """A git chart's clone credentials: a Secret the building block declares (so it reaches
+    the namespace its source lives in), and one at all for ssh://, where nothing clones without
+    a key (the environment repository's deploy key is in flux-system, out of the source's reach)."""
+    chart = block.chart
+    if not isinstance(chart, GitChart):
+        return []
+    if chart.secret_ref is None:
+        if not chart.git.startswith("ssh://"):
+            return []
+        return [doc.diagnostic((*loc, "git"), "E318", "an ssh:// chart repository needs credentials to clone",
+                               f"add chart.secretRef: <Secret> and declare it under the secrets of {block.id!r} (identity and "
+                               "known_hosts, as `flux create secret git --export` writes them), or use its https:// URL")]
+    if chart.secret_ref not in {s.name for s in block.secrets}:
+        return [doc.diagnostic((*loc, "secretRef"), "E318", f"chart secret {chart.secret_ref!r} is not declared under secrets",
+                               f"add secrets: [{{name: {chart.secret_ref}}}] to {block.id!r} (its values stay out of the spec)")]
+    return []
 
 
 def _values_from_problems(env: Environment, doc: SpecDocument, b_index: int, s_index: int, ref: SecretRef) -> list[Diagnostic]:
