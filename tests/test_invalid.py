@@ -11,6 +11,7 @@ import pytest
 
 from expectations import Expectations
 from govstack_gen.cli import main
+from govstack_gen.pipeline import load_and_resolve
 from helpers import CASES
 
 INVALID = sorted(p for p in (CASES / "invalid").iterdir() if p.is_dir())
@@ -57,3 +58,15 @@ def test_secret_recognition(key: str, value: object, secret: bool) -> None:
     from govstack_gen.spec.secrets import looks_like_secret
 
     assert bool(looks_like_secret(key, value)) is secret
+
+
+def test_git_chart_credentials_are_flux_only(tmp_path: Path) -> None:
+    """The git-chart-credentials case with Argo CD: its repository credentials are Argo CD's own
+    Secrets, so neither an ssh:// chart without chart.secretRef nor an undeclared one is refused."""
+    text = (CASES / "invalid" / "git-chart-credentials" / "environment.yaml").read_text()
+    flux_url = "  url: https://git.example.org/gov/sandbox.git\n"
+    assert text.count(flux_url) == 1
+    spec = tmp_path / "environment.yaml"
+    spec.write_text(text.replace(flux_url, "  engine: argocd\n" + flux_url))
+    resolved = load_and_resolve(spec)
+    assert [block.id for block in resolved.blocks] == ["payments", "registry"]

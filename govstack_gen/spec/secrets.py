@@ -118,7 +118,8 @@ def check_secret_refs(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                     out.append(doc.diagnostic((*loc, "source"), "E318", "Argo CD does not decrypt SOPS files",
                                               "use source: external (External Secrets Operator, sealed-secrets) with Argo CD"))
             out += _values_from_problems(env, doc, b_index, s_index, ref)
-        out += _chart_credentials(doc, block, ("buildingBlocks", b_index, "chart"))
+        if env.gitops.engine == "flux":  # Argo CD clones with repository credentials of its own
+            out += _chart_credentials(doc, block, ("buildingBlocks", b_index, "chart"))
     if sops_users and env.gitops.engine == "flux":
         for s_index, stage in enumerate(env.stages):
             if stage.sops is None or not (stage.sops.age or stage.sops.kms):
