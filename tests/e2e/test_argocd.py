@@ -109,6 +109,15 @@ def servers(tmp_path: Path) -> Iterator[tuple[GitServer, HelmRepository]]:
     helm.stop()
 
 
+@pytest.fixture
+def workspace(servers: tuple[GitServer, HelmRepository], tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The environment repository's folder, and the servers' URLs the spec texts take."""
+    git, helm = servers
+    repo = tmp_path / "env"
+    repo.mkdir()
+    return repo, {"git": git.url, "helm": helm.url}
+
+
 def applications(cluster: APIServer) -> dict[str, dict[str, Any]]:
     listed = cluster.kubectl("get", "applications", "-n", ARGO_NAMESPACE, "-o", "json")
     return {a["metadata"]["name"]: a for a in json.loads(listed.stdout)["items"]}
@@ -195,11 +204,8 @@ def kept(cluster: APIServer, kind: str, name: str, namespace: str = "") -> dict[
 
 def test_argocd_reconciles_the_rendered_tree_and_keeps_a_removed_blocks_data(
         cluster: APIServer, controller_manager: ControllerManager, argocd_bin: Path,
-        servers: tuple[GitServer, HelmRepository], tmp_path: Path) -> None:
-    git, helm = servers
-    repo = tmp_path / "env"
-    repo.mkdir()
-    fill = {"git": git.url, "helm": helm.url}
+        workspace: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    repo, fill = workspace
     render(repo, (HEAD + CONSENT).format(**fill))
     publish(repo, tmp_path / "git" / "env.git")
     wave = waves(repo)
@@ -263,11 +269,8 @@ def test_argocd_reconciles_the_rendered_tree_and_keeps_a_removed_blocks_data(
 
 def test_argocd_refuses_a_forbidden_kind_and_a_missing_version(
         cluster: APIServer, controller_manager: ControllerManager, argocd_bin: Path,
-        servers: tuple[GitServer, HelmRepository], tmp_path: Path) -> None:
-    git, helm = servers
-    repo = tmp_path / "env"
-    repo.mkdir()
-    fill = {"git": git.url, "helm": helm.url}
+        workspace: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    repo, fill = workspace
     # A range never reaches the tree: Argo CD would resolve it to the newest chart on every
     # sync, so render refuses it and writes nothing.
     (repo / "environment.yaml").write_text((HEAD + REFUSED).format(**fill).replace('"9.9.9"', '">=0.1.0"'))
