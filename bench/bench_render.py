@@ -57,7 +57,7 @@ def synthetic_spec(blocks: int) -> str:
         "storage:", "  backends:",
         "    - {name: main, type: local, root: /srv/k8s-data, node: {labels: {storage-id: main-01}}}",
         "    - {name: files, type: nfs, server: nfs.example.org, root: /exports/bench}",
-        "ingress:", "  certResolvers: [letsencrypt]", "  certResolver: letsencrypt",
+        "ingress:", "  traefik: {storage: {backend: main}}", "  certResolvers: [letsencrypt]", "  certResolver: letsencrypt",
         "access:", "  groupsPrefix: 'oidc:'", "  teams:",
         *(f"    - {{name: team-{t}, groups: [group-{t}]}}" for t in range(10)),
         "gitops:", "  url: https://git.example.org/gov/bench.git", "stages:",

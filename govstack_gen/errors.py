@@ -125,6 +125,8 @@ CODES: dict[str, str] = {
     "E614": "volumes exceed the storage quota",
     "E615": "duplicate or reserved name",
     "E616": "a middleware must configure exactly one kind",
+    "E617": "the Traefik govstack-gen renders cannot carry this",
+    "E618": "acme.json is not persisted",
     # E4xx: writing the output tree
     "E401": "rendered file was edited by hand",
     "E402": "a file not owned by govstack-gen is in the way",
@@ -154,6 +156,7 @@ CODES: dict[str, str] = {
     "E728": "a value govstack-gen writes changes nothing the chart renders",
     "E729": "an image of the chart is unpinned or private",
     "E730": "a Secret or ConfigMap the chart's pods need is created by nothing",
+    "E731": "the Traefik chart does not carry what the routes need",
     # E8xx: offline installs
     "E801": "invalid mirror registry",
 }

@@ -47,7 +47,7 @@ def _load(spec: Path, warnings: list[Diagnostic]) -> tuple[Resolved, BlockLocato
         raise SpecError(problems + exc.diagnostics) from None
     if problems:
         raise SpecError(problems)
-    check_environment(env, expanded, catalog)
+    warnings += check_environment(env, expanded, catalog)
     return dataclasses.replace(resolve(env, spec.name), warnings=tuple(warnings)), BlockLocator(doc, catalog)
 
 

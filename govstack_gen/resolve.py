@@ -30,7 +30,7 @@ from govstack_gen.spec.model import (
 )
 from govstack_gen.spec.placeholders import BLOCK_ID, BLOCK_NAMESPACE, ENVIRONMENT, substitute
 from govstack_gen.spec.requirements import append_at, external_calls, influences_on, provider_addresses, requirement_edges
-from govstack_gen.spec.storage import Placement, placements, storage_class_name
+from govstack_gen.spec.storage import TRAEFIK, Placement, placements, storage_class_name
 from govstack_gen.spec.tenancy import ingress_namespace
 from govstack_gen.spec.types import values_path
 
@@ -148,6 +148,8 @@ class Resolved:
     aws: Aws | None = None  # the account RDS databases are created in
     external: tuple[ExternalService, ...] = ()  # sorted by id
     warnings: tuple[Diagnostic, ...] = ()  # from loading (an older spec version), for the command to print
+    platform: str = "generic"  # k3s, eks or generic
+    acme: ResolvedVolume | None = None  # the volume of Traefik's acme.json, when govstack-gen renders Traefik
 
     def storage_class(self, backend: Backend) -> str:
         return storage_class_name(self.name, backend)
@@ -173,8 +175,12 @@ def depths(env: Resolved) -> dict[str, int]:
 
 def resolve(env: Environment, source: str) -> Resolved:
     located: dict[str, list[Placement]] = {}
+    acme = None
     for placement in placements(env):
-        located.setdefault(placement.block.id, []).append(placement)
+        if placement.block is None:
+            acme = _volume(env.metadata.name, TRAEFIK, ingress_namespace(env), placement)
+        else:
+            located.setdefault(placement.block.id, []).append(placement)
     required = requirement_edges(env)
     namespace_of = {b.id: b.ns for b in env.building_blocks}
     spec_of = {b.id: b for b in env.building_blocks}
@@ -196,7 +202,7 @@ def resolve(env: Environment, source: str) -> Resolved:
     backends = tuple(env.storage.backends) if env.storage else ()
     return Resolved(env.metadata.name, source, env.gitops, blocks, stages, backends, env.ingress,
                     ingress_namespace(env), env.access, env.platform.node_pools, env.platform.aws,
-                    tuple(sorted(env.external_services, key=lambda s: s.id)))
+                    tuple(sorted(env.external_services, key=lambda s: s.id)), platform=env.platform.type, acme=acme)
 
 
 def _endpoint(spec: BuildingBlock) -> str | None:
@@ -207,7 +213,7 @@ def _endpoint(spec: BuildingBlock) -> str | None:
 def _block(env_name: str, spec: BuildingBlock, located: list[Placement], required: dict[str, str],
            influences: list[tuple[str, str, Influence, int]], external: list[tuple[ExternalService, str | None]],
            addresses: list[tuple[str, str, str, tuple[str, int]]]) -> Block:
-    volumes = tuple(_volume(env_name, spec, p) for p in located)
+    volumes = tuple(_volume(env_name, spec.id, spec.ns, p) for p in located)
     values = deep_merge(spec.values, _database_values(spec.database))
     written = list(_database_written(spec))
     for url_key, provider, address, (strength, index) in addresses:  # the chart learns where its provider answers
@@ -291,15 +297,15 @@ def _database_values(db: Database | None) -> dict[str, Any]:
     return values
 
 
-def _volume(env_name: str, spec: BuildingBlock, placement: Placement) -> ResolvedVolume:
+def _volume(env_name: str, owner: str, namespace: str, placement: Placement) -> ResolvedVolume:
     volume, backend = placement.volume, placement.backend
     static = not isinstance(backend, DynamicBackend)
     return ResolvedVolume(
         name=volume.name,
         backend=backend,
-        claim=volume.claim_name(spec.id),
+        claim=volume.claim_name(owner),
         # Dots cannot appear in either part, so no two volumes of an environment share a name.
-        volume_name=f"{env_name}.{spec.ns}.{volume.name}" if static else None,
+        volume_name=f"{env_name}.{namespace}.{volume.name}" if static else None,
         storage_class=storage_class_name(env_name, backend),
         size=volume.size,
         request=volume.request or volume.size,

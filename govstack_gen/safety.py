@@ -13,6 +13,7 @@ from govstack_gen.errors import Diagnostic, SourceLocation
 from govstack_gen.resolve import Resolved, ResolvedVolume
 from govstack_gen.spec.locate import BlockLocator
 from govstack_gen.spec.model import DynamicBackend, EfsBackend, HostPathBackend, LocalBackend, NfsBackend
+from govstack_gen.spec.storage import TRAEFIK
 
 __all__ = ["Inventory", "Places", "claim_places", "data_inventory", "data_moves"]
 
@@ -45,15 +46,26 @@ def location(namespace: str, volume: ResolvedVolume) -> str:
 
 
 def data_inventory(env: Resolved) -> Inventory:
+    inventory = _block_inventory(env)
+    if env.acme is not None:  # Traefik's acme.json: its ACME account and certificates
+        inventory[f"{env.ingress_namespace}/{env.acme.claim}"] = _entry(TRAEFIK, env.ingress_namespace, env.acme)
+    return inventory
+
+
+def _entry(owner: str, namespace: str, volume: ResolvedVolume) -> dict[str, str]:
     return {
-        f"{block.namespace}/{volume.claim}": {
-            "buildingBlock": block.id,
-            "volume": volume.volume_name or "",
-            "location": location(block.namespace, volume),
-            # What Kubernetes never lets a bound claim change (k8s PR #28690): its request,
-            # access modes and class.
-            "claim": f"{volume.request} {','.join(volume.access_modes)} {volume.storage_class}",
-        }
+        "buildingBlock": owner,
+        "volume": volume.volume_name or "",
+        "location": location(namespace, volume),
+        # What Kubernetes never lets a bound claim change (k8s PR #28690): its request,
+        # access modes and class.
+        "claim": f"{volume.request} {','.join(volume.access_modes)} {volume.storage_class}",
+    }
+
+
+def _block_inventory(env: Resolved) -> Inventory:
+    return {
+        f"{block.namespace}/{volume.claim}": _entry(block.id, block.namespace, volume)
         for block in env.blocks
         for volume in block.volumes
     }
@@ -69,6 +81,11 @@ def claim_places(env: Resolved, locator: BlockLocator) -> Places:
             if place[0].file.startswith(SHIPPED):
                 place = locator.doc.place(("buildingBlocks", locator.index[block.id], "catalog"), key=True)
             places[f"{block.namespace}/{volume.claim}"] = place
+    if env.acme is not None:
+        ingress = locator.doc.data.get("ingress") or {}
+        given = isinstance(ingress.get("traefik"), dict) and "storage" in ingress["traefik"]
+        places[f"{env.ingress_namespace}/{env.acme.claim}"] = locator.doc.place(
+            ("ingress", "traefik", "storage") if given else ("ingress", "certResolvers"))
     # A building block removed from the spec has no line left; the manifest keeps where the data
     # is, not the previous spec's lines (those would change it on every unrelated edit).
     places[""] = (locator.doc.location(("buildingBlocks",), key=True), "buildingBlocks")

@@ -46,7 +46,8 @@ def build(spec: Path, root: Path) -> tuple[Any, dict[str, dict[str, list[dict[st
     write_tree(root, render_files(env))
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for stage in env.stages:
-        out[stage.name] = {"platform": kustomize_build(root / f"platform/{stage.name}")}
+        out[stage.name] = {"platform": kustomize_build(root / f"platform/{stage.name}"),
+                           "addons": kustomize_build(root / "addons"), "entry": kustomize_build(root / f"clusters/{stage.name}")}
         for block in env.blocks:
             out[stage.name][block.id] = kustomize_build(root / f"building-blocks/{stage.name}/{block.id}")
     return env, out
@@ -101,3 +102,18 @@ def test_flux_and_argocd_renders_mean_the_same(example: str, tmp_path: Path) -> 
         assert {"Namespace", "RoleBinding", "NetworkPolicy", "ResourceQuota", "PersistentVolumeClaim", "IngressRoute"} <= kinds
         for block in env.blocks:
             assert flux_release(flux[stage][block.id]) == argo_release(argo[stage][block.id]), (stage, block.id)
+        # The add-ons layer: the same objects (Traefik's configuration or namespace, its volume),
+        # and where Traefik's chart is installed, the same chart, version and values.
+        flux_addons, argo_addons = platform_objects(flux[stage]["addons"]), platform_objects(argo[stage]["addons"])
+        assert flux_addons.keys() - {("HelmRepository", "flux-system", "traefik"), ("HelmRelease", "flux-system", "traefik")} == \
+            argo_addons.keys()
+        assert all(flux_addons[key] == argo_addons[key] for key in argo_addons), stage
+        flux_traefik = [o for o in flux[stage]["addons"] if o["kind"] == "HelmRelease"]
+        argo_traefik = [o for o in argo[stage]["entry"] if o["kind"] == "Application" and o["metadata"]["name"] == "traefik"]
+        assert len(flux_traefik) == len(argo_traefik) == (0 if "HelmChartConfig" in {k[0] for k in flux_addons} else 1), stage
+        if flux_traefik:
+            [release], [app] = flux_traefik, argo_traefik
+            assert release["spec"]["chart"]["spec"]["version"] == app["spec"]["source"]["targetRevision"]
+            assert release["spec"]["chart"]["spec"]["chart"] == app["spec"]["source"]["chart"]
+            assert release["spec"]["values"] == app["spec"]["source"]["helm"]["valuesObject"]
+            assert release["spec"]["targetNamespace"] == app["spec"]["destination"]["namespace"]

@@ -59,7 +59,7 @@ def build(folder: Path) -> list[dict[str, Any]]:
 
 def entry_points(env: Resolved) -> list[str]:
     """Every folder a Flux Kustomization (or an operator) builds."""
-    dirs = []
+    dirs = ["addons"] if env.ingress is not None and not env.ingress.traefik.provided else []
     for stage in env.stages:
         dirs += [f"clusters/{stage.name}", f"platform/{stage.name}"]
         dirs += [f"building-blocks/{stage.name}/{block.id}" for block in env.blocks]
@@ -154,7 +154,13 @@ def test_flux_kustomizations_follow_the_dependency_graph(spec: Path, trees: dict
     for stage in env.stages:
         built = {o["metadata"]["name"]: o for o in build(root / f"clusters/{stage.name}") if o["kind"] == "Kustomization"}
         with_secrets = {b.id for b in env.blocks if any(s.source == "sops" for s in b.spec.secrets)}
-        assert set(built) == {"platform", *(b.id for b in env.blocks), *(f"{b}-secrets" for b in with_secrets)}
+        # The add-ons layer (Traefik) wherever the spec routes through a Traefik it does not call provided.
+        addons = {"addons"} if env.ingress is not None and not env.ingress.traefik.provided else set()
+        assert set(built) == {"platform", *addons, *(b.id for b in env.blocks), *(f"{b}-secrets" for b in with_secrets)}
+        assert built["platform"]["spec"].get("dependsOn", []) == [{"name": name} for name in sorted(addons)]
+        if addons:
+            assert built["addons"]["spec"]["path"].endswith("/addons") and "dependsOn" not in built["addons"]["spec"]
+            assert built["addons"]["spec"]["serviceAccountName"] == "kustomize-controller"
         for block_id in with_secrets:  # the SOPS files, decrypted by the block's own reconciler only
             secrets = built[f"{block_id}-secrets"]["spec"]
             assert secrets["path"].endswith(f"secrets/{stage.name}/{block_id}") and secrets["decryption"]["provider"] == "sops"

@@ -39,10 +39,13 @@ def test_every_volume_is_platform_owned_and_pre_bound(spec: Path, tmp_path: Path
     guard = ({"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"} if argo
              else {"kustomize.toolkit.fluxcd.io/prune": "disabled"})
     # The claims the charts create themselves (chartClaim, in the spec or its catalog entries).
-    resolved = load_and_resolve(spec).blocks
+    env = load_and_resolve(spec)
+    resolved = env.blocks
     by_chart = {(b.namespace, v.claim) for b in resolved for v in b.volumes if v.chart_created}
-    # Every static volume of the spec has its PV (and a case without any checks that none is rendered).
-    assert set(pvs) == {v.volume_name for b in resolved for v in b.volumes if v.volume_name}
+    # Every static volume of the spec has its PV (and a case without any checks that none is
+    # rendered), Traefik's ACME volume among them where the add-ons layer renders Traefik.
+    acme = {env.acme.volume_name} if env.acme is not None and env.acme.volume_name else set()
+    assert set(pvs) == {v.volume_name for b in resolved for v in b.volumes if v.volume_name} | acme
     for name, pv in pvs.items():
         spec_ = pv["spec"]
         assert spec_["persistentVolumeReclaimPolicy"] == "Retain"
@@ -66,8 +69,10 @@ def test_every_volume_is_platform_owned_and_pre_bound(spec: Path, tmp_path: Path
     locations = [json.dumps({k: v for k, v in pv["spec"].items() if k in ("local", "hostPath", "nfs", "csi")}, sort_keys=True)
                  for pv in pvs.values()]
     assert len(locations) == len(set(locations))
-    for path in tmp_path.rglob("persistentvolume-*.yaml"):  # PVs live in the platform layer only
-        assert path.relative_to(tmp_path).parts[0] == "platform"
+    # PVs live in the layers the platform's reconciler applies only: the platform layer, and the
+    # add-ons layer for Traefik's (no building block's reconciler can delete or repoint one).
+    for path in tmp_path.rglob("persistentvolume-*.yaml"):
+        assert path.relative_to(tmp_path).parts[0] == ("addons" if path.name.endswith(".acme.yaml") else "platform")
 
 
 def test_sensitive_paths() -> None:
@@ -142,8 +147,11 @@ def test_moving_a_volume_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert ("claim cache/cache-data would move from local storage-id=main-01:/srv/k8s-data/sandbox/cache/data "
             "to local storage-id=main-01:/srv/other-disk/sandbox/cache/data") in err
-    # cache, the registries' database, Redis and files, messaging, monitoring and the information mediator's nine
-    assert err.count("error[E516]") == 15
+    # cache, the registries' database, Redis and files, messaging, monitoring, the information
+    # mediator's nine, and Traefik's acme.json
+    assert err.count("error[E516]") == 16
+    assert ("claim kube-system/traefik-acme would move from local storage-id=main-01:"
+            "/srv/k8s-data/sandbox/kube-system/acme to local storage-id=main-01:/srv/other-disk/sandbox/kube-system/acme") in err
 
 
 def test_changing_a_bound_claim_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,15 +4,19 @@ an AppProject each, and per stage an app of apps.
     clusters/<stage>/               the root Application and the platform's AppProject (applied
                                     once by hand, the project first: the root belongs to it; then
                                     the root manages both and everything below), the platform's
-                                    Application, the health check sync waves need
+                                    Application, the add-ons' project and Applications, the
+                                    health check sync waves need
+    addons/                         the add-ons layer's objects (Traefik's configuration on k3s,
+                                    its namespace elsewhere, its ACME volume)
     building-blocks/base/<bb>/      the building block's AppProject and Application (Helm source)
     building-blocks/<stage>/<bb>/   overlay: a patch with only what the stage changes
 
-Order comes from the dependency graph as sync waves: AppProjects first (-2), the platform
-(-1), then each building block one wave after the deepest of its dependencies. Argo CD waits
-for a wave to be healthy before the next only when it assesses Applications' health, which it
-stopped doing by default in v1.8: the root therefore also applies that health check into
-`argocd-cm` (server-side, so only that key is ours).
+Order comes from the dependency graph as sync waves: the health check (-5), AppProjects (-4),
+the add-ons folder (-3), the Traefik chart where it is ours to install (-2: its namespace and
+volume are there by then), the platform (-1), then each building block one wave after the
+deepest of its dependencies. Argo CD waits for a wave to be healthy before the next only when it
+assesses Applications' health, which it stopped doing by default in v1.8: the root therefore
+also applies that health check into `argocd-cm` (server-side, so only that key is ours).
 
 With sync impersonation on (`application.sync.impersonation.enabled`), a building block syncs
 as its namespace's helm-reconciler; the platform and the root sync as Argo CD's own controller
@@ -30,7 +34,7 @@ import posixpath
 from collections.abc import Iterator
 from typing import Any
 
-from govstack_gen.render import k8s, layout, tenancy
+from govstack_gen.render import addons, k8s, layout, tenancy
 from govstack_gen.render.kustomize import kustomization
 from govstack_gen.render.platform import Tree, folder, platform, platform_cluster, platform_stage
 from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta, depths
@@ -42,7 +46,9 @@ ARGO_API = "argoproj.io/v1alpha1"
 ARGO_NAMESPACE = "argocd"
 IN_CLUSTER = "https://kubernetes.default.svc"
 PLATFORM = "platform"
+ADDONS = "addons"
 ROOT = "root"
+HEALTH_WAVE, PROJECT_WAVE, ADDONS_WAVE, TRAEFIK_WAVE, PLATFORM_WAVE = -5, -4, -3, -2, -1
 # The account of Argo CD's application controller in every install (install.yaml, the Helm chart).
 CONTROLLER_ACCOUNT = "argocd-application-controller"
 WAVE = "argocd.argoproj.io/sync-wave"
@@ -107,6 +113,8 @@ return hs
 
 def render_argocd(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:
     """(path, object) pairs, one folder at a time, as render_flux."""
+    if addons.has_addons(env):
+        yield from folder(layout.ADDONS_DIR, addons.addon_objects(env)).items()
     yield from platform(env)
     waves = depths(env)  # a building block's wave: its depth in the dependency graph
     for block in env.blocks:
@@ -138,7 +146,7 @@ def _project(env: Resolved, block: Block) -> dict[str, Any]:
     return {
         "apiVersion": ARGO_API,
         "kind": "AppProject",
-        "metadata": _meta(env, block.id, block.id, -2),
+        "metadata": _meta(env, block.id, block.id, PROJECT_WAVE),
         "spec": {
             "description": f"building block {block.id}",
             "sourceRepos": [_source_repo(block)],
@@ -229,7 +237,7 @@ def _platform_project(env: Resolved) -> dict[str, Any]:
     return {
         "apiVersion": ARGO_API,
         "kind": "AppProject",
-        "metadata": _meta(env, PLATFORM, None, -2),
+        "metadata": _meta(env, PLATFORM, None, PROJECT_WAVE),
         "spec": {
             "description": "the platform layer and the stage's app of apps",
             "sourceRepos": [env.gitops.url],
@@ -246,7 +254,7 @@ def _platform_application(env: Resolved, stage: ResolvedStage) -> dict[str, Any]
     return {
         "apiVersion": ARGO_API,
         "kind": "Application",
-        "metadata": _meta(env, PLATFORM, None, -1, stage.name),
+        "metadata": _meta(env, PLATFORM, None, PLATFORM_WAVE, stage.name),
         "spec": {
             "project": PLATFORM,
             "source": _git_source(env, layout.platform_stage_dir(stage.name)),
@@ -254,6 +262,66 @@ def _platform_application(env: Resolved, stage: ResolvedStage) -> dict[str, Any]
             "syncPolicy": _sync_policy(),
         },
     }
+
+
+# What the add-ons create outside namespaces: the Traefik chart's CRDs, IngressClass and cluster
+# roles, the namespace and the ACME volume.
+ADDONS_CLUSTER_KINDS = [
+    {"group": "", "kind": "Namespace"},
+    {"group": "", "kind": "PersistentVolume"},
+    {"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"},
+    {"group": "networking.k8s.io", "kind": "IngressClass"},
+    {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"},
+    {"group": "rbac.authorization.k8s.io", "kind": "ClusterRoleBinding"},
+]
+
+
+def _addons_project(env: Resolved) -> dict[str, Any]:
+    repos = [env.gitops.url] if addons.bundled_traefik(env) else [env.gitops.url, addons.traefik_chart(env).repo]
+    return {
+        "apiVersion": ARGO_API,
+        "kind": "AppProject",
+        "metadata": _meta(env, ADDONS, None, PROJECT_WAVE),
+        "spec": {
+            "description": "the add-ons layer: Traefik",
+            "sourceRepos": repos,
+            "destinations": [{"server": IN_CLUSTER, "namespace": ns} for ns in sorted({ARGO_NAMESPACE, env.ingress_namespace})],
+            "clusterResourceWhitelist": [dict(k) for k in ADDONS_CLUSTER_KINDS],
+            "destinationServiceAccounts": [{"server": IN_CLUSTER, "namespace": ns, "defaultServiceAccount": CONTROLLER_ACCOUNT}
+                                           for ns in sorted({ARGO_NAMESPACE, env.ingress_namespace})],
+        },
+    }
+
+
+def _addons_applications(env: Resolved, stage: ResolvedStage) -> list[dict[str, Any]]:
+    """The add-ons folder, and where Traefik is not k3s's, its chart (a wave later: its namespace
+    and volume are in the folder)."""
+    out = [{
+        "apiVersion": ARGO_API,
+        "kind": "Application",
+        "metadata": _meta(env, ADDONS, None, ADDONS_WAVE, stage.name),
+        "spec": {
+            "project": ADDONS,
+            "source": _git_source(env, layout.ADDONS_DIR),
+            "destination": {"server": IN_CLUSTER, "namespace": ARGO_NAMESPACE},
+            "syncPolicy": _sync_policy(),
+        },
+    }]
+    if not addons.bundled_traefik(env):
+        chart = addons.traefik_chart(env)
+        out.append({
+            "apiVersion": ARGO_API,
+            "kind": "Application",
+            "metadata": _meta(env, "traefik", None, TRAEFIK_WAVE, stage.name),
+            "spec": {
+                "project": ADDONS,
+                "source": {"repoURL": chart.repo, "chart": chart.name, "targetRevision": chart.version,
+                           "helm": {"releaseName": "traefik", "valuesObject": addons.traefik_values(env)}},
+                "destination": {"server": IN_CLUSTER, "namespace": env.ingress_namespace},
+                "syncPolicy": _sync_policy(),
+            },
+        })
+    return out
 
 
 def _root(env: Resolved, stage: ResolvedStage) -> dict[str, Any]:
@@ -275,7 +343,7 @@ def _health_check(env: Resolved) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": k8s.metadata("argocd-cm", ARGO_NAMESPACE, labels, {WAVE: "-3"}),
+        "metadata": k8s.metadata("argocd-cm", ARGO_NAMESPACE, labels, {WAVE: str(HEALTH_WAVE)}),
         "data": {"resource.customizations.health.argoproj.io_Application": APPLICATION_HEALTH},
     }
 
@@ -283,6 +351,8 @@ def _health_check(env: Resolved) -> dict[str, Any]:
 def _entry(env: Resolved, stage: ResolvedStage) -> Tree:
     directory = layout.cluster_dir(stage.name)
     objects = [_root(env, stage), _platform_project(env), _platform_application(env, stage), _health_check(env)]
+    if addons.has_addons(env):
+        objects += [_addons_project(env), *_addons_applications(env, stage)]
     tree = {f"{directory}/{layout.file_name(o['kind'], o['metadata']['name'])}": o for o in objects}
     blocks = [posixpath.relpath(layout.block_stage_dir(stage.name, b.id), directory) for b in env.blocks]
     tree[f"{directory}/kustomization.yaml"] = kustomization([p.rsplit("/", 1)[1] for p in tree] + blocks)

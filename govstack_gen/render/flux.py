@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from govstack_gen.render import k8s, layout, tenancy
+from govstack_gen.render import addons, k8s, layout, tenancy
 from govstack_gen.render.databases import database_objects, values_from
 from govstack_gen.render.kustomize import kustomization
 from govstack_gen.render.platform import Tree, folder, platform, platform_cluster, platform_stage
@@ -29,7 +29,9 @@ FLUX_NAMESPACE = "flux-system"
 # The Secret `flux bootstrap` leaves in FLUX_NAMESPACE with the deploy key (its --secret-name).
 BOOTSTRAP_SECRET = "flux-system"
 PLATFORM = "platform"
+ADDONS = "addons"
 PLATFORM_RECONCILER = "kustomize-controller"
+HELM_CONTROLLER = "helm-controller"  # flux-system's account of helm-controller, bound to cluster-admin by `flux install`
 
 SOURCE_INTERVAL = "1h"  # chart sources change only with a new version in git
 RELEASE_TIMEOUT = "10m"  # stateful charts (databases, X-Road) take minutes to become ready
@@ -41,12 +43,51 @@ HELM_CHART_LAYER = {"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar
 
 def render_flux(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:
     """(path, object) pairs, one folder at a time: a large environment is never all in memory."""
+    if addons.has_addons(env):
+        yield from folder(layout.ADDONS_DIR, _addons(env)).items()
     yield from platform(env)
     for block in env.blocks:
         yield from _block_base(env, block).items()
     with_cluster = bool(platform_cluster(env))
     for stage in env.stages:
         yield from _stage(env, stage, with_cluster)
+
+
+# -- add-ons ------------------------------------------------------------------------------------
+
+
+def _addons(env: Resolved) -> list[dict[str, Any]]:
+    objects = addons.addon_objects(env)
+    if addons.bundled_traefik(env):
+        return objects
+    chart = addons.traefik_chart(env)
+    # The chart installs CRDs, an IngressClass and cluster roles: the release lives in flux-system
+    # and runs as helm-controller, the account `flux install` binds to cluster-admin (a release
+    # elsewhere could only impersonate an account of its own namespace, under the lockdown's
+    # --default-service-account); it installs into Traefik's namespace and keeps its record there.
+    labels = k8s.labels(env)
+    source = {"apiVersion": SOURCE_API, "kind": "HelmRepository", "metadata": k8s.metadata("traefik", FLUX_NAMESPACE, labels),
+              "spec": {"interval": SOURCE_INTERVAL, "url": chart.repo}}
+    release = {
+        "apiVersion": HELM_API,
+        "kind": "HelmRelease",
+        "metadata": k8s.metadata("traefik", FLUX_NAMESPACE, labels),
+        "spec": {
+            "interval": env.gitops.interval,
+            "releaseName": "traefik",
+            "targetNamespace": env.ingress_namespace,
+            "storageNamespace": env.ingress_namespace,
+            "serviceAccountName": HELM_CONTROLLER,
+            "timeout": RELEASE_TIMEOUT,
+            "chart": {"spec": {"chart": chart.name, "version": chart.version, "interval": env.gitops.interval,
+                               "sourceRef": {"kind": "HelmRepository", "name": "traefik"}}},
+            "install": {"crds": "CreateReplace", "remediation": {"retries": REMEDIATION_RETRIES}},
+            "upgrade": {"crds": "CreateReplace", "cleanupOnFail": True,
+                        "remediation": {"retries": REMEDIATION_RETRIES, "remediateLastFailure": True}},
+            "values": addons.traefik_values(env),
+        },
+    }
+    return [*objects, source, release]
 
 
 # -- building block base ------------------------------------------------------------------------
@@ -147,7 +188,11 @@ def _stage(env: Resolved, stage: ResolvedStage, with_cluster: bool) -> Iterator[
     for block in env.blocks:
         yield from _block_overlay(env, stage, block).items()
     cluster = layout.cluster_dir(stage.name)
-    entry = [_git_repository(env, stage), _layer(env, stage, PLATFORM, platform_dir, [])]
+    entry = [_git_repository(env, stage)]
+    if addons.has_addons(env):  # Traefik and its CRDs before the routes of the platform layer
+        entry += [_layer(env, stage, ADDONS, layout.ADDONS_DIR, []), _layer(env, stage, PLATFORM, platform_dir, [ADDONS])]
+    else:
+        entry.append(_layer(env, stage, PLATFORM, platform_dir, []))
     with_secrets = {b.id for b in sops_blocks(env)}
     for block in env.blocks:
         depends_on = [PLATFORM, *block.depends_on]
@@ -252,7 +297,7 @@ def _layer(env: Resolved, stage: ResolvedStage, name: str, folder: str, depends_
         "prune": True,
         "wait": True,  # health-checks every object it applies, HelmReleases included
     }
-    block = None if name == PLATFORM else env.block(name)
+    block = None if name in (PLATFORM, ADDONS) else env.block(name)
     if block is not None:  # a building block's layer runs as its own reconciler, in its namespace only
         spec["serviceAccountName"] = tenancy.flux_reconciler_name(block)
         spec["targetNamespace"] = block.namespace

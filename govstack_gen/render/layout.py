@@ -1,6 +1,8 @@
 """The one place that knows where each rendered file lives in the output tree.
 
     clusters/<stage>/                 entry point Flux syncs for a stage's cluster
+    addons/                           the add-ons layer, reconciled first: Traefik's configuration
+                                      (or its chart) and its ACME volume
     platform/base/<bb>/               cluster-level objects per building block (namespace, quota,
                                       volumes and claims)
     platform/cluster/                 cluster-wide objects shared by all stages (StorageClasses, CSI
@@ -22,6 +24,7 @@ import posixpath
 import re
 
 __all__ = [
+    "ADDONS_DIR",
     "MANIFEST_DIR",
     "SECRETS_DIR",
     "SOPS_CONFIG",
@@ -42,7 +45,8 @@ __all__ = [
 ]
 
 MANIFEST_DIR = ".govstack-gen"
-TOP_LEVEL = ("building-blocks", "clusters", "platform")  # every rendered object is under one of these
+ADDONS_DIR = "addons"
+TOP_LEVEL = (ADDONS_DIR, "building-blocks", "clusters", "platform")  # every rendered object is under one of these
 SOPS_CONFIG = ".sops.yaml"  # the one rendered file beside them: not a Kubernetes object
 SECRETS_DIR = "secrets"  # the operator's encrypted files; read (checked), never written
 
@@ -107,6 +111,7 @@ def entry_stage(folder: str) -> str | None:
     return folder.split("/")[1] if _ENTRY.fullmatch(folder) else None
 
 
-def stage_entry_points(stage: str, blocks: list[str]) -> list[str]:
+def stage_entry_points(stage: str, blocks: list[str], with_addons: bool = False) -> list[str]:
     """The folders Flux builds for a stage: the cluster entry point, then each Kustomization's path."""
-    return [cluster_dir(stage), platform_stage_dir(stage), *(block_stage_dir(stage, b) for b in blocks)]
+    return [cluster_dir(stage), *([ADDONS_DIR] if with_addons else []), platform_stage_dir(stage),
+            *(block_stage_dir(stage, b) for b in blocks)]

@@ -28,7 +28,8 @@ def folder(directory: str, objects: list[dict[str, Any]]) -> Tree:
 def platform_base(env: Resolved, block: Block) -> Tree:
     objects: list[dict[str, Any] | None] = [k8s.namespace(env, block), k8s.resource_quota(env, block), k8s.limit_range(env, block)]
     for volume in block.volumes:
-        objects += [storage.persistent_volume(env, block, volume), storage.persistent_volume_claim(env, block, volume)]
+        objects += [storage.persistent_volume(env, volume, block.namespace, block.id),
+                    storage.persistent_volume_claim(env, volume, block.namespace, block.id)]
     objects += tenancy.rbac(env, block) + tenancy.network_policies(env, block)
     return folder(layout.platform_base_dir(block.id), [o for o in objects if o is not None])
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from govstack_gen.render import k8s
-from govstack_gen.resolve import Block, Resolved, ResolvedVolume
+from govstack_gen.resolve import Resolved, ResolvedVolume
 from govstack_gen.spec.model import Backend, DynamicBackend, EfsBackend, HostPathBackend, LocalBackend, NfsBackend
 
 __all__ = ["EFS_DRIVER", "csi_driver", "persistent_volume", "persistent_volume_claim", "storage_classes"]
@@ -48,7 +48,9 @@ def csi_driver(env: Resolved) -> dict[str, Any] | None:
     }
 
 
-def persistent_volume(env: Resolved, block: Block, volume: ResolvedVolume) -> dict[str, Any] | None:
+def persistent_volume(env: Resolved, volume: ResolvedVolume, namespace: str, owner: str | None) -> dict[str, Any] | None:
+    """The volume of a claim in `namespace`; `owner` is the building block it belongs to (None:
+    the platform's own, such as Traefik's ACME volume)."""
     if volume.volume_name is None:
         return None
     spec: dict[str, Any] = {
@@ -57,13 +59,13 @@ def persistent_volume(env: Resolved, block: Block, volume: ResolvedVolume) -> di
         "accessModes": list(volume.access_modes),
         "persistentVolumeReclaimPolicy": "Retain",
         "storageClassName": volume.storage_class,
-        "claimRef": {"namespace": block.namespace, "name": volume.claim},
+        "claimRef": {"namespace": namespace, "name": volume.claim},
     }
     spec |= _source(volume)
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolume",
-        "metadata": k8s.metadata(volume.volume_name, None, k8s.labels(env, block.id), k8s.protected(env)),
+        "metadata": k8s.metadata(volume.volume_name, None, k8s.labels(env, owner), k8s.protected(env)),
         "spec": spec,
     }
 
@@ -83,7 +85,7 @@ def _source(volume: ResolvedVolume) -> dict[str, Any]:
     return {"csi": {"driver": EFS_DRIVER, "volumeHandle": volume.handle}}
 
 
-def persistent_volume_claim(env: Resolved, block: Block, volume: ResolvedVolume) -> dict[str, Any] | None:
+def persistent_volume_claim(env: Resolved, volume: ResolvedVolume, namespace: str, owner: str | None) -> dict[str, Any] | None:
     if volume.chart_created:  # the chart creates it; the PV waits for it by name
         return None
     spec: dict[str, Any] = {
@@ -97,6 +99,6 @@ def persistent_volume_claim(env: Resolved, block: Block, volume: ResolvedVolume)
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": k8s.metadata(volume.claim, block.namespace, k8s.labels(env, block.id), k8s.protected(env)),
+        "metadata": k8s.metadata(volume.claim, namespace, k8s.labels(env, owner), k8s.protected(env)),
         "spec": spec,
     }

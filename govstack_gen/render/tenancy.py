@@ -14,6 +14,7 @@ from typing import Any
 
 from govstack_gen.render import k8s
 from govstack_gen.resolve import Block, Resolved
+from govstack_gen.spec.model import NodePool
 from govstack_gen.yaml_io import dumps
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "flux_reconciler_name",
     "network_policies",
     "placement_patches",
+    "pool_placement",
     "rbac",
 ]
 
@@ -209,14 +211,19 @@ def network_policies(env: Resolved, block: Block) -> list[dict[str, Any]]:
     return policies
 
 
-def placement_patches(env: Resolved) -> list[dict[str, Any]]:
-    """Building blocks run on the worker pool, whatever the chart says: a post-renderer patch on
-    every workload kind (core nodes stay for the platform's own services)."""
-    pool = env.node_pools.worker
+def pool_placement(pool: NodePool) -> dict[str, Any]:
+    """What puts a pod on a node pool: its labels, and tolerations of its taints."""
     pod: dict[str, Any] = {"nodeSelector": dict(sorted(pool.labels.items()))}
     if pool.taints:
         pod["tolerations"] = [{"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect} if t.value
                               else {"key": t.key, "operator": "Exists", "effect": t.effect} for t in pool.taints]
+    return pod
+
+
+def placement_patches(env: Resolved) -> list[dict[str, Any]]:
+    """Building blocks run on the worker pool, whatever the chart says: a post-renderer patch on
+    every workload kind (core nodes stay for the platform's own services)."""
+    pod = pool_placement(env.node_pools.worker)
     patches = []
     for kind in ("Deployment", "StatefulSet", "DaemonSet"):
         patch = {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "all"}, "spec": {"template": {"spec": pod}}}

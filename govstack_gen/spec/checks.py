@@ -34,18 +34,22 @@ __all__ = ["RESERVED_IDS", "RESERVED_NAMESPACES", "check_environment", "find_cyc
 
 # Names of Flux objects in flux-system that a building block id or the environment name
 # (the GitRepository) would otherwise replace.
-RESERVED_IDS = frozenset({"platform", "flux-system"})
+# Names of the layers' own objects: Flux Kustomizations in flux-system, Argo CD Applications and
+# AppProjects in argocd (the add-ons layer, and Traefik's chart where it is ours to install).
+RESERVED_IDS = frozenset({"platform", "flux-system", "addons", "traefik", "root"})
 # Stage names that would collide with the shared folders beside the stage folders.
 RESERVED_STAGES = frozenset({"base", "cluster"})
 
 Rule = Callable[[Environment, SpecDocument], list[Diagnostic]]
 
 
-def check_environment(env: Environment, doc: SpecDocument, catalog: Catalog) -> None:
-    problems = [d for rule in RULES for d in rule(env, doc)]
-    problems += check_requirements(env, doc, catalog)
-    if problems:
-        raise SpecError(problems)
+def check_environment(env: Environment, doc: SpecDocument, catalog: Catalog) -> list[Diagnostic]:
+    """The warnings; raises SpecError with every finding when one is an error."""
+    found = [d for rule in RULES for d in rule(env, doc)]
+    found += check_requirements(env, doc, catalog)
+    if any(d.severity == "error" for d in found):
+        raise SpecError(found)
+    return found
 
 
 def _duplicate_ids(env: Environment, doc: SpecDocument) -> list[Diagnostic]:

@@ -197,12 +197,63 @@ class EntryPoint(SpecModel):
     port: Annotated[int, Field(ge=1, le=65535)]
 
 
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+TRAEFIK_CHART = {"repo": "https://traefik.github.io/charts", "name": "traefik", "version": "41.3.0"}
+
+
+class CertResolver(SpecModel):
+    """An ACME certificate resolver of Traefik (Let's Encrypt unless caServer says otherwise)."""
+
+    name: DnsLabel
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] | None = Field(
+        None, description="ACME account contact (optional for Let's Encrypt).")
+    challenge: Literal["tls", "http"] = Field(
+        "tls", description="tls: TLS-ALPN-01 on websecure (port 443 reachable); http: HTTP-01 on web (port 80).")
+    ca_server: ServiceUrl = Field(LETS_ENCRYPT, description="ACME directory; Let's Encrypt's staging one for tests.")
+
+
+class AcmeStorage(SpecModel):
+    """Where Traefik keeps acme.json (the ACME account and certificates): a volume like any other,
+    at <root>/<environment>/<traefik namespace>/acme unless `path` says otherwise."""
+
+    backend: DnsLabel | None = Field(None, description="Storage backend; may be omitted when there is only one.")
+    size: Size = "128Mi"
+    path: RelativePath | None = Field(None, description="Directory under the backend root.")
+    access_point: EfsAccessPoint | None = Field(None, description="EFS access point (efs backends only).")
+
+    def volume(self) -> Volume:
+        return Volume.model_validate({"name": "acme", "size": self.size, "backend": self.backend, "path": self.path,
+                                      "accessPoint": self.access_point})
+
+
+class Traefik(SpecModel):
+    """The Traefik the routes go through: rendered by govstack-gen (on k3s in kube-system, its
+    bundled Traefik configured with a HelmChartConfig; elsewhere a HelmRelease of the Traefik
+    chart), or provided by the cluster and only checked against the routes."""
+
+    provided: bool = Field(False, description="Installed and configured outside this tree: nothing is rendered for it.")
+    chart: RepoChart | None = Field(
+        None, description="The chart installed where Traefik is not k3s's bundled one; default traefik 41.3.0 from "
+        "https://traefik.github.io/charts.")
+    storage: AcmeStorage | None = Field(
+        None, description="The volume of acme.json; default on the only storage backend, if there is exactly one.")
+
+
 class Ingress(SpecModel):
     namespace: DnsLabel | None = Field(None, description="Where Traefik runs; default kube-system on k3s, else traefik.")
-    cert_resolvers: list[DnsLabel] = Field(default_factory=list, description="ACME resolvers configured in Traefik.")
+    traefik: Traefik = Field(default_factory=lambda: Traefik.model_validate({}))
+    cert_resolvers: list[DnsLabel | CertResolver] = Field(
+        default_factory=list, description="ACME resolvers configured in Traefik: a name (every default) or the resolver.")
     cert_resolver: DnsLabel | None = Field(None, description="Resolver for every route (or tlsSecret).")
     tls_secret: DnsLabel | None = Field(None, description="A certificate Secret (e.g. from cert-manager) in each namespace.")
     entry_points: list[EntryPoint] = Field(default_factory=list)
+
+    def resolvers(self) -> list[CertResolver]:
+        return [CertResolver.model_validate({"name": r}) if isinstance(r, str) else r for r in self.cert_resolvers]
+
+    @property
+    def resolver_names(self) -> list[str]:
+        return [r.name for r in self.resolvers()]
 
 
 class Team(SpecModel):

@@ -19,6 +19,7 @@ from typing import Any
 from govstack_gen.errors import Diagnostic
 from govstack_gen.spec.load import Loc, SpecDocument
 from govstack_gen.spec.model import (
+    AcmeStorage,
     Backend,
     BuildingBlock,
     DynamicBackend,
@@ -29,9 +30,13 @@ from govstack_gen.spec.model import (
     NfsBackend,
     Volume,
 )
+from govstack_gen.spec.tenancy import ingress_namespace
 from govstack_gen.spec.types import parse_quantity, values_path
 
-__all__ = ["SENSITIVE_PATHS", "Placement", "check_storage", "is_sensitive", "placements", "storage_class_name"]
+__all__ = ["SENSITIVE_PATHS", "TRAEFIK", "Placement", "acme_placement", "acme_storage", "check_storage", "is_sensitive",
+           "placements", "storage_class_name"]
+
+TRAEFIK = "traefik"  # the owner of the ACME volume in messages and in the data inventory
 
 # Host paths whose exposure to a pod hands over the node (kube-linter sensitive-host-mounts,
 # checkov CKV_K8S_27): a root may be neither one of them, inside one, nor contain one.
@@ -54,12 +59,16 @@ def is_sensitive(path: str) -> bool:
 class Placement:
     """One volume on its backend: where its data is, as the rendered objects will say."""
 
-    block: BuildingBlock
+    block: BuildingBlock | None  # None: Traefik's ACME volume (ingress.traefik.storage)
     volume: Volume
     backend: Backend
     loc: Loc  # spec path of the volume
     path: str | None  # absolute directory (local, hostPath, nfs) or EFS sub-path; None for dynamic
     handle: str | None  # EFS volumeHandle
+
+    @property
+    def owner(self) -> str:
+        return self.block.id if self.block is not None else TRAEFIK
 
     @property
     def host(self) -> tuple[str, ...]:
@@ -100,7 +109,33 @@ def placements(env: Environment) -> list[Placement]:
                 continue
             path, handle = _location(env.metadata.name, block.ns, volume, backend)
             out.append(Placement(block, volume, backend, ("buildingBlocks", b_index, *where), path, handle))
-    return out
+    acme = acme_placement(env)
+    return [*out, acme] if acme is not None else out
+
+
+def acme_storage(env: Environment) -> tuple[AcmeStorage | None, Loc]:
+    """The volume of Traefik's acme.json, where govstack-gen renders Traefik and a resolver needs
+    it: the spec's, else one on the only storage backend (as for any volume). And where it is told."""
+    ingress = env.ingress
+    if ingress is None or ingress.traefik.provided or not ingress.cert_resolvers:
+        return None, ()
+    if ingress.traefik.storage is not None:
+        return ingress.traefik.storage, ("ingress", "traefik", "storage")
+    if env.storage is not None and len(env.storage.backends) == 1:
+        return AcmeStorage.model_validate({}), ("ingress", "certResolvers")
+    return None, ()
+
+
+def acme_placement(env: Environment) -> Placement | None:
+    storage, loc = acme_storage(env)
+    if storage is None:
+        return None
+    volume = storage.volume()
+    backend = backend_for(env, volume)
+    if backend is None:
+        return None
+    path, handle = _location(env.metadata.name, ingress_namespace(env), volume, backend)
+    return Placement(None, volume, backend, loc, path, handle)
 
 
 def _location(env_name: str, namespace: str, volume: Volume, backend: Backend) -> tuple[str | None, str | None]:
@@ -143,6 +178,7 @@ def check_storage(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                                                related=(_field(other[1], "chartClaim") if other[2] else (*other[1], "name"),)))
             claims.setdefault(claim, (volume.name, loc, volume.chart_claim is not None))
             problems += _volume(env, doc, block, volume, loc)
+    problems += _acme_volume(env, doc)
     located = placements(env)
     problems += _shared_locations(doc, located)
     problems += _stage_overrides_of_claims(env, doc)
@@ -200,20 +236,51 @@ def _backends(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     return out
 
 
-def _volume(env: Environment, doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Loc) -> list[Diagnostic]:
-    out = []
-    backend = backend_for(env, volume)
+def _unknown_backend(env: Environment, doc: SpecDocument, volume: Volume, loc: Loc) -> list[Diagnostic]:
+    if backend_for(env, volume) is not None:
+        return []
     names = [b.name for b in env.storage.backends] if env.storage else []
+    if not names:
+        hint = "declare storage.backends (local, hostPath, nfs, efs or dynamic) first"
+    elif volume.backend is None:
+        hint = f"there are {len(names)} backends: choose one of {', '.join(names)}"
+    else:
+        close = difflib.get_close_matches(volume.backend, names, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "known backends: " + ", ".join(names)
+    what = f"unknown storage backend {volume.backend!r}" if volume.backend else "no storage backend given"
+    return [doc.diagnostic((*loc, "backend") if volume.backend else loc, "E512", what, hint)]
+
+
+def _on_backend(doc: SpecDocument, backend: Backend, volume: Volume, loc: Loc) -> list[Diagnostic]:
+    """What a backend cannot do for a volume, whoever owns it."""
+    out = []
+    if isinstance(backend, NODE_LOCAL) and any(m in SHARED_MODES for m in volume.access_modes):
+        modes = ", ".join(m for m in volume.access_modes if m in SHARED_MODES)
+        out.append(doc.diagnostic((*loc, "accessModes"), "E509", f"{modes} is not possible on a {backend.type} backend",
+                                  "a node's disk is only reachable from that node: use ReadWriteOnce, or an nfs/efs backend"))
+    if isinstance(backend, DynamicBackend) and volume.path is not None:
+        out.append(doc.diagnostic((*loc, "path"), "E513", "a dynamic backend chooses the path itself",
+                                  "remove path, or use a static backend (local, hostPath, nfs, efs)"))
+    if volume.access_point is not None and not isinstance(backend, EfsBackend):
+        out.append(doc.diagnostic((*loc, "accessPoint"), "E513", f"accessPoint applies to efs backends, not {backend.type}",
+                                  "remove accessPoint"))
+    return out
+
+
+def _acme_volume(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    storage, loc = acme_storage(env)
+    if storage is None:
+        return []
+    volume = storage.volume()
+    backend = backend_for(env, volume)
     if backend is None:
-        if not names:
-            hint = "declare storage.backends (local, hostPath, nfs, efs or dynamic) first"
-        elif volume.backend is None:
-            hint = f"there are {len(names)} backends: choose one of {', '.join(names)}"
-        else:
-            close = difflib.get_close_matches(volume.backend, names, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else "known backends: " + ", ".join(names)
-        what = f"unknown storage backend {volume.backend!r}" if volume.backend else "no storage backend given"
-        out.append(doc.diagnostic((*loc, "backend") if volume.backend else loc, "E512", what, hint))
+        return _unknown_backend(env, doc, volume, loc)
+    return _on_backend(doc, backend, volume, loc)
+
+
+def _volume(env: Environment, doc: SpecDocument, block: BuildingBlock, volume: Volume, loc: Loc) -> list[Diagnostic]:
+    out = _unknown_backend(env, doc, volume, loc)
+    backend = backend_for(env, volume)
     if volume.reclaim_policy != "Retain":
         out.append(doc.diagnostic((*loc, "reclaimPolicy"), "E511", f"reclaimPolicy {volume.reclaim_policy!r} would delete data",
                                   "volumes are always Retain: the data outlives its claim; remove the field"))
@@ -228,16 +295,7 @@ def _volume(env: Environment, doc: SpecDocument, block: BuildingBlock, volume: V
         name = storage_class_name(env.metadata.name, backend)
         out += _written_value(doc, block, volume.storage_class_key, name, f"the storage class {name!r}",
                               _field(loc, "storageClassKey"))
-    if isinstance(backend, NODE_LOCAL) and any(m in SHARED_MODES for m in volume.access_modes):
-        modes = ", ".join(m for m in volume.access_modes if m in SHARED_MODES)
-        out.append(doc.diagnostic((*loc, "accessModes"), "E509", f"{modes} is not possible on a {backend.type} backend",
-                                  "a node's disk is only reachable from that node: use ReadWriteOnce, or an nfs/efs backend"))
-    if isinstance(backend, DynamicBackend) and volume.path is not None:
-        out.append(doc.diagnostic((*loc, "path"), "E513", "a dynamic backend chooses the path itself",
-                                  "remove path, or use a static backend (local, hostPath, nfs, efs)"))
-    if volume.access_point is not None and not isinstance(backend, EfsBackend):
-        out.append(doc.diagnostic((*loc, "accessPoint"), "E513", f"accessPoint applies to efs backends, not {backend.type}",
-                                  "remove accessPoint"))
+    out += _on_backend(doc, backend, volume, loc)
     if volume.database and isinstance(backend, NETWORK_FILE_SYSTEMS):
         # A volume says so with `database: true`; an in-chart database is one, placed by its backend.
         where = (*loc, "backend") if loc[-1] == "database" else (*loc, "database")
@@ -298,12 +356,12 @@ def _shared_locations(doc: SpecDocument, located: list[Placement]) -> list[Diagn
         first, second = located[i], located[j]
         if (i, j) in same_handle:
             out.append(doc.diagnostic(second.loc, "E504", f"volume handle {second.handle} is also used by "
-                                      f"{first.block.id}/{first.volume.name}", "each volume needs its own directory or access point",
+                                      f"{first.owner}/{first.volume.name}", "each volume needs its own directory or access point",
                                       related=(first.loc,)))
         else:
             how = "the same directory as" if first.path == second.path else "a directory nested with"
             out.append(doc.diagnostic(second.loc, "E503", f"{_where(second)} is {how} {_where(first)} of "
-                                      f"{first.block.id}/{first.volume.name}", "two volumes must never share data: change one path",
+                                      f"{first.owner}/{first.volume.name}", "two volumes must never share data: change one path",
                                       related=(first.loc,)))
     return out
 

@@ -8,6 +8,7 @@ building blocks exist only where the spec declares them.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import re
@@ -100,9 +101,9 @@ def _ingress(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     if ingress.cert_resolver is not None and ingress.tls_secret is not None:
         out.append(doc.diagnostic(("ingress", "tlsSecret"), "E605", "both certResolver and tlsSecret are set",
                                   "choose one source of certificates"))
-    if ingress.cert_resolver is not None and ingress.cert_resolver not in ingress.cert_resolvers:
+    if ingress.cert_resolver is not None and ingress.cert_resolver not in ingress.resolver_names:
         out.append(doc.diagnostic(("ingress", "certResolver"), "E606", f"unknown certResolver {ingress.cert_resolver!r}",
-                                  _known(ingress.cert_resolver, ingress.cert_resolvers, "certResolvers")))
+                                  _known(ingress.cert_resolver, ingress.resolver_names, "ingress.certResolvers")))
     names = [e.name for e in ingress.entry_points]
     ports = [str(e.port) for e in ingress.entry_points]
     for index, first in [*_duplicates(names), *_duplicates(ports)]:
@@ -112,6 +113,50 @@ def _ingress(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
         if name in ("web", "websecure", "traefik", "metrics"):
             out.append(doc.diagnostic(("ingress", "entryPoints", index, "name"), "E615", f"entry point {name!r} is Traefik's own",
                                       "name TCP entry points after what they carry, e.g. xroad-messaging"))
+    resolvers = ingress.resolver_names
+    for index, first in _duplicates(resolvers):
+        out.append(doc.diagnostic(("ingress", "certResolvers", index), "E615", f"cert resolver {resolvers[index]!r} is declared twice",
+                                  "give each resolver its own name", related=(("ingress", "certResolvers", first),)))
+    return out + _traefik(env, doc)
+
+
+# The Traefik chart's own ports: web, websecure, traefik (dashboard/API) and metrics in the pod,
+# web and websecure on the Service.
+TRAEFIK_PORTS = {8000: "web", 8443: "websecure", 8080: "traefik", 9100: "metrics", 80: "web", 443: "websecure"}
+PORT_NAME_LENGTH = 15  # a container port's name (IANA_SVC_NAME): the chart names the port after the entry point
+
+
+def _traefik(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
+    """What the Traefik that govstack-gen renders could not carry (or a provided one makes moot)."""
+    ingress = env.ingress
+    assert ingress is not None
+    traefik, loc = ingress.traefik, ("ingress", "traefik")
+    if traefik.provided:
+        return [doc.diagnostic((*loc, field), "E617", f"ingress.traefik.{field} is set but Traefik is provided by the cluster",
+                               "nothing is rendered for a provided Traefik: configure it where it is installed, or remove "
+                               f"{field} (or provided)")
+                for field in ("chart", "storage") if getattr(traefik, field) is not None]
+    out = []
+    bundled = env.platform.type == "k3s" and ingress_namespace(env) == "kube-system"
+    if bundled and traefik.chart is not None:
+        out.append(doc.diagnostic((*loc, "chart"), "E617", "k3s's bundled Traefik comes with its own chart",
+                                  "remove chart (the HelmChartConfig configures k3s's chart), or install your own Traefik in "
+                                  "another ingress.namespace (k3s started with --disable=traefik)"))
+    for index, point in enumerate(ingress.entry_points):
+        where = ("ingress", "entryPoints", index)
+        if len(point.name) > PORT_NAME_LENGTH:
+            out.append(doc.diagnostic((*where, "name"), "E617", f"entry point name {point.name!r} is longer than "
+                                      f"{PORT_NAME_LENGTH} characters", "Traefik's chart names the pod's port after the entry "
+                                      "point, and a port name has at most 15 characters: shorten it"))
+        if point.port in TRAEFIK_PORTS:
+            out.append(doc.diagnostic((*where, "port"), "E617", f"port {point.port} is Traefik's own "
+                                      f"({TRAEFIK_PORTS[point.port]} entry point)", "choose another port"))
+    if ingress.cert_resolvers and traefik.storage is None and (env.storage is None or len(env.storage.backends) != 1):
+        choice = "there is no storage backend" if env.storage is None else f"there are {len(env.storage.backends)} storage backends"
+        warning = doc.diagnostic(("ingress", "certResolvers"), "E618", f"acme.json is not persisted ({choice} to default to)",
+                                 "Traefik then requests every certificate again on each restart, into Let's Encrypt's rate "
+                                 "limits: give ingress.traefik.storage a backend")
+        out.append(dataclasses.replace(warning, severity="warning"))
     return out
 
 
@@ -146,21 +191,22 @@ def _block_access(env: Environment, doc: SpecDocument, block: BuildingBlock, loc
     roles = [*BUILTIN_ROLES, *(r.name for r in env.access.roles)]
     out = []
     if block.owner is not None and block.owner not in teams:
-        out.append(doc.diagnostic((*loc, "owner"), "E609", f"unknown team {block.owner!r}", _known(block.owner, teams, "teams")))
+        out.append(doc.diagnostic((*loc, "owner"), "E609", f"unknown team {block.owner!r}", _known(block.owner, teams, "access.teams")))
     for team, role in block.teams.items():
         if team not in teams:
-            out.append(doc.diagnostic((*loc, "teams", team), "E609", f"unknown team {team!r}", _known(team, teams, "teams"),
+            out.append(doc.diagnostic((*loc, "teams", team), "E609", f"unknown team {team!r}", _known(team, teams, "access.teams"),
                                       key=True))
         if role not in roles:
-            out.append(doc.diagnostic((*loc, "teams", team), "E609", f"unknown role {role!r}", _known(role, roles, "roles")))
+            out.append(doc.diagnostic((*loc, "teams", team), "E609", f"unknown role {role!r}", _known(role, roles, "access.roles")))
     return out
 
 
-def _known(name: str, names: list[str], what: str) -> str:
+def _known(name: str, names: list[str], section: str) -> str:
+    """`section`: where such names are declared, e.g. access.teams."""
     close = difflib.get_close_matches(name, names, n=1)
     if close:
         return f"did you mean {close[0]!r}?"
-    return f"declared {what}: {', '.join(names)}" if names else f"declare it under access.{what}"
+    return f"declared {section.rsplit('.', 1)[-1]}: {', '.join(names)}" if names else f"declare it under {section}"
 
 
 def _pod_security(doc: SpecDocument, block: BuildingBlock, loc: Loc) -> list[Diagnostic]:
@@ -260,15 +306,15 @@ def _routes(env: Environment, doc: SpecDocument, block: BuildingBlock, loc: Loc)
         if env.ingress is not None and resolver is None and env.ingress.tls_secret is None:
             out.append(doc.diagnostic(r_loc, "E605", "the route would have no TLS",
                                       "set ingress.certResolver or ingress.tlsSecret (or certResolver on the route)"))
-        elif env.ingress is not None and resolver is not None and resolver not in env.ingress.cert_resolvers:
+        elif env.ingress is not None and resolver is not None and resolver not in env.ingress.resolver_names:
             where = (*r_loc, "certResolver") if route.cert_resolver else ("ingress", "certResolver")
             out.append(doc.diagnostic(where, "E606", f"unknown certResolver {resolver!r}",
-                                      _known(resolver, env.ingress.cert_resolvers, "certResolvers")))
+                                      _known(resolver, env.ingress.resolver_names, "ingress.certResolvers")))
     points = [e.name for e in env.ingress.entry_points] if env.ingress else []
     for index, tcp in enumerate(block.tcp_routes):
         if tcp.entry_point not in points:
             out.append(doc.diagnostic((*loc, "tcpRoutes", index, "entryPoint"), "E607", f"unknown entry point {tcp.entry_point!r}",
-                                      _known(tcp.entry_point, points, "entryPoints")))
+                                      _known(tcp.entry_point, points, "ingress.entryPoints")))
     return out
 
 

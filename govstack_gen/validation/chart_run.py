@@ -15,6 +15,7 @@ from govstack_gen.errors import Diagnostic
 from govstack_gen.resolve import Block, Resolved, Written
 from govstack_gen.spec.locate import BlockLocator
 from govstack_gen.spec.types import values_path
+from govstack_gen.validation.addon_charts import check_addon_charts
 from govstack_gen.validation.chart_checks import ChartClaim, Context, Fence, Finding, check_release, fences, images
 from govstack_gen.validation.chart_render import Rendered, Renderer
 from govstack_gen.validation.releases import Release, releases
@@ -53,12 +54,15 @@ def check_charts(resolved: Resolved, locator: BlockLocator, built: dict[str, lis
     for ((release, _), result), release_findings in zip(zip(found, rendered, strict=True), checked, strict=True):
         for finding in release_findings:
             findings.setdefault(finding, []).append(release.stage)
-        if result.objects:
+        if result.objects and release.block in blocks:  # the add-ons' are counted by their own check
             report.releases += 1
             report.objects += len(result.objects)
     stages = [s.name for s in resolved.stages]
     for finding, where in findings.items():
         report.diagnostics.append(_diagnostic(finding, where, stages, locator))
+    add_ons, rendered_add_ons = check_addon_charts(resolved, locator, built, renderer)
+    report.diagnostics += add_ons
+    report.releases += rendered_add_ons
     report.diagnostics.sort(key=Diagnostic.sort_key)
     return report
 

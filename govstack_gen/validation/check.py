@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 
 from govstack_gen.errors import Diagnostic, SourceLocation, SpecError, format_path
+from govstack_gen.render.layout import ADDONS_DIR
 from govstack_gen.validation.build import build_overlay
 from govstack_gen.validation.policy import check_policy
 from govstack_gen.validation.schemas import Key, SchemaSet
@@ -153,6 +154,8 @@ def validate_tree(files: dict[str, bytes], stages: dict[str, list[str]], schemas
             (root / rel).write_bytes(content)
         for stage, folders in stages.items():
             built: list[dict[str, Any]] = result.built.setdefault(stage, [])
+            tenants: list[dict[str, Any]] = []
+            add_ons: list[dict[str, Any]] = []
             for folder in folders:
                 build = build_overlay(kustomize, root, folder)
                 result.overlays.append(folder)
@@ -163,8 +166,9 @@ def validate_tree(files: dict[str, bytes], stages: dict[str, list[str]], schemas
                     continue
                 for obj in build.objects:
                     diagnostics.update(_check_object(obj, folder, schemas, sources, result, seen))
+                (add_ons if folder == ADDONS_DIR else tenants).extend(build.objects)
                 built.extend(build.objects)
-            for obj, loc, message in check_policy(built):
+            for obj, loc, message in check_policy(tenants, add_ons):
                 diagnostics.add(Diagnostic("E705", message, sources.locate(obj, loc, folders[0]), _json_path(loc),
                                            hint=f"{_describe(obj)}: the rendered tree lost a safety property; "
                                            "report it, or undo the hand edit"))

@@ -40,7 +40,9 @@ RDS_SAFE = {"deletionProtection": True, "publiclyAccessible": False, "storageEnc
 ACK_DELETION_POLICY = "services.k8s.aws/deletion-policy"
 PRUNE = "kustomize.toolkit.fluxcd.io/prune"
 ARGO_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
-ARGO_PLATFORM_PROJECT = "platform"
+# The projects of the platform's own layers, which create cluster-wide objects (the add-ons':
+# Traefik's CRDs, IngressClass and cluster roles); every other project is a building block's.
+ARGO_PLATFORM_PROJECTS = frozenset({"platform", "addons"})
 PLATFORM_ADMINS = "govstack-platform-admins"
 
 
@@ -56,16 +58,8 @@ def _meta(obj: Obj) -> dict[str, Any]:
 def namespaces_are_isolated(objects: list[Obj]) -> Iterator[Violation]:
     """Pod security pinned, a quota, a limit range and default-deny in every namespace we create."""
     for ns in _kind(objects, "Namespace"):
-        name, labels = _meta(ns).get("name"), _meta(ns).get("labels") or {}
-        pss = "pod-security.kubernetes.io/"
-        if labels.get(f"{pss}enforce") not in PSS_LEVELS:
-            yield ns, ("metadata", "labels", f"{pss}enforce"), "pod security must enforce restricted (baseline at least)"
-        for mode in ("audit", "warn"):
-            if labels.get(f"{pss}{mode}") != "restricted":
-                yield ns, ("metadata", "labels", f"{pss}{mode}"), f"pod security {mode} must be restricted"
-        for mode in ("enforce", "audit", "warn"):
-            if not str(labels.get(f"{pss}{mode}-version", "")).startswith("v1."):
-                yield ns, ("metadata", "labels", f"{pss}{mode}-version"), f"pod security {mode} must be pinned to a Kubernetes version"
+        yield from _pod_security(ns)
+        name = _meta(ns).get("name")
         inside = [o for o in objects if _meta(o).get("namespace") == name]
         for kind in ("ResourceQuota", "LimitRange"):
             if not any(True for _ in _kind(inside, kind)):
@@ -74,6 +68,25 @@ def namespaces_are_isolated(objects: list[Obj]) -> Iterator[Violation]:
                 if p.get("spec") == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}]
         if not deny:
             yield ns, (), f"namespace {name} has no default-deny NetworkPolicy (podSelector {{}}, Ingress and Egress)"
+
+
+def add_on_namespaces_are_pinned(objects: list[Obj]) -> Iterator[Violation]:
+    """An add-on's namespace (Traefik's) is the platform's: pod security pinned like any other,
+    without a tenant's quota and default-deny (Traefik takes traffic from anywhere)."""
+    for ns in _kind(objects, "Namespace"):
+        yield from _pod_security(ns)
+
+
+def _pod_security(ns: Obj) -> Iterator[Violation]:
+    labels, pss = _meta(ns).get("labels") or {}, "pod-security.kubernetes.io/"
+    if labels.get(f"{pss}enforce") not in PSS_LEVELS:
+        yield ns, ("metadata", "labels", f"{pss}enforce"), "pod security must enforce restricted (baseline at least)"
+    for mode in ("audit", "warn"):
+        if labels.get(f"{pss}{mode}") != "restricted":
+            yield ns, ("metadata", "labels", f"{pss}{mode}"), f"pod security {mode} must be restricted"
+    for mode in ("enforce", "audit", "warn"):
+        if not str(labels.get(f"{pss}{mode}-version", "")).startswith("v1."):
+            yield ns, ("metadata", "labels", f"{pss}{mode}-version"), f"pod security {mode} must be pinned to a Kubernetes version"
 
 
 def rbac_is_least_privilege(objects: list[Obj]) -> Iterator[Violation]:
@@ -154,7 +167,7 @@ def argo_is_locked_down(objects: list[Obj]) -> Iterator[Violation]:
                 yield project, ("spec", "destinations", i), "destinations must name namespaces, no wildcards"
         if "argocd" in (spec.get("sourceNamespaces") or []) or "*" in (spec.get("sourceNamespaces") or []):
             yield project, ("spec", "sourceNamespaces"), "Applications from Argo CD's own namespace only"
-        if _meta(project).get("name") != ARGO_PLATFORM_PROJECT and spec.get("clusterResourceWhitelist"):
+        if _meta(project).get("name") not in ARGO_PLATFORM_PROJECTS and spec.get("clusterResourceWhitelist"):
             yield project, ("spec", "clusterResourceWhitelist"), "a building block's project may create nothing cluster-wide"
 
 
@@ -207,5 +220,15 @@ RULES: tuple[Callable[[list[Obj]], Iterator[Violation]], ...] = (
 )
 
 
-def check_policy(objects: list[Obj]) -> list[Violation]:
-    return [violation for rule in RULES for violation in rule(objects)]
+# The add-ons layer (addons/) is the platform's own: it lives in the reserved namespaces of what
+# it configures (k3s's kube-system, Traefik's) and its chart installs cluster-wide objects, so
+# the tenants' fences do not apply; its data and secrets rules do.
+ADD_ON_RULES: tuple[Callable[[list[Obj]], Iterator[Violation]], ...] = (
+    add_on_namespaces_are_pinned, data_is_never_pruned, no_plaintext_secrets,
+)
+
+
+def check_policy(objects: list[Obj], add_ons: list[Obj] | None = None) -> list[Violation]:
+    """`objects`: what a stage's layers build but the add-ons layer; `add_ons`: what it builds."""
+    return [violation for rule in RULES for violation in rule(objects)] + [
+        violation for rule in ADD_ON_RULES for violation in rule(add_ons or [])]

@@ -13,6 +13,7 @@ from govstack_gen.errors import Diagnostic, SourceLocation
 from govstack_gen.fsio import read_yaml_tree
 from govstack_gen.pipeline import load_located
 from govstack_gen.render import layout
+from govstack_gen.render.addons import has_addons
 from govstack_gen.render.targets import render_files
 from govstack_gen.validation.charts import ChartRef
 from govstack_gen.validation.check import Result, validate_tree
@@ -38,7 +39,7 @@ def validate_spec(spec: Path, schemas: SchemaSet, kustomize: tuple[str, ...], tr
         if charts is not None:
             charts.store.aliases.update(_mirrored_charts(original, resolved))
     blocks = [b.id for b in resolved.blocks]
-    stages = {s.name: layout.stage_entry_points(s.name, blocks) for s in resolved.stages}
+    stages = {s.name: layout.stage_entry_points(s.name, blocks, has_addons(resolved)) for s in resolved.stages}
     files = render_files(resolved) if tree is None else read_yaml_tree(tree)
     result = validate_tree(files, stages, schemas, kustomize)
     # Located where the tree lives, as a reviewer finds the file in the repository.
@@ -91,7 +92,7 @@ def build_stages(resolved: Resolved, kustomize: tuple[str, ...]) -> tuple[dict[s
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(content)
         for stage in resolved.stages:
-            for folder in layout.stage_entry_points(stage.name, blocks):
+            for folder in layout.stage_entry_points(stage.name, blocks, has_addons(resolved)):
                 build = build_overlay(kustomize, root, folder)
                 built.setdefault(stage.name, []).extend(build.objects)
                 if build.error:

@@ -57,10 +57,14 @@ def apply_stage(api: APIServer, spec: Path, stage: str, root: Path) -> list[dict
         return _apply_argocd_stage(api, env, stage, root)
     api.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}])  # flux bootstrap's
     entry = ordered(kustomize(root / f"clusters/{stage}"))
+    addons = _addons(root)
     platform = ordered(kustomize(root / f"platform/{stage}"))
     api.apply(entry)
+    if addons:  # the add-ons layer first, as the platform's dependsOn has it
+        assert {"name": "addons"} in next(o for o in entry if o["metadata"]["name"] == "platform")["spec"]["dependsOn"]
+        api.apply(addons)
     api.apply(platform)
-    applied = entry + platform
+    applied = entry + addons + platform
     by_id = {b.id: b for b in env.blocks}
     for block_id in _dependency_order(env):
         objects = ordered(kustomize(root / f"building-blocks/{stage}/{block_id}"))
@@ -88,11 +92,24 @@ def _apply_argocd_stage(api: APIServer, env: Any, stage: str, root: Path) -> lis
     repo-server), the Applications themselves are what the tree holds."""
     api.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}])  # Argo CD's installation
     entry = ordered(kustomize(root / f"clusters/{stage}"))  # includes every building block's overlay
+    addons = _addons(root)
     platform = ordered(kustomize(root / f"platform/{stage}"))
     api.apply(entry)
+    api.apply(addons)
     api.apply(platform)
-    assert {o["metadata"]["name"] for o in entry if o["kind"] == "Application"} == {"root", "platform", *(b.id for b in env.blocks)}
-    return entry + platform
+    apps = {o["metadata"]["name"]: o for o in entry if o["kind"] == "Application"}
+    # The add-ons folder's Application, and the Traefik chart's where Traefik is ours (its namespace is ours).
+    layers = ({"addons"} | ({"traefik"} if any(o["kind"] == "Namespace" for o in addons) else set())) if addons else set()
+    assert set(apps) == {"root", "platform", *layers, *(b.id for b in env.blocks)}
+    if addons:  # the add-ons' waves come before the platform's
+        platform_wave = int(apps["platform"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
+        assert all(int(apps[name]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) < platform_wave for name in layers)
+    return entry + addons + platform
+
+
+def _addons(root: Path) -> list[dict[str, Any]]:
+    """The add-ons layer's objects (Traefik's configuration or namespace, its ACME volume)."""
+    return ordered(kustomize(root / "addons")) if (root / "addons").is_dir() else []
 
 
 def _dependency_order(env: Any) -> list[str]:
@@ -123,9 +140,13 @@ def test_every_object_is_admitted_and_a_second_apply_changes_nothing(cluster: AP
 
 
 def test_a_re_render_applies_cleanly_or_is_refused_by_our_checks(cluster: APIServer, tmp_path: Path) -> None:
-    spec = tmp_path / "environment.yaml"
+    # A folder of its own: the API server of this test keeps its logs under tmp_path/apiserver,
+    # and writes them while the test runs (a tree compared byte for byte must not include them).
+    root = tmp_path / "env"
+    root.mkdir()
+    spec = root / "environment.yaml"
     spec.write_text((ROOT / "examples/sandbox-k3s/environment.yaml").read_text())
-    root = tmp_path
+    assert root not in cluster.workdir.parents
     assert main(["render", str(spec)]) == 0
     apply_stage(cluster, spec, "dev", root)
     # A chart upgrade and new values: applied in place.
