@@ -76,6 +76,9 @@ def test_k3s_bundled_traefik_carries_every_route_entry_point_resolver_and_volume
     for name in resolvers:
         assert f"--certificatesresolvers.{name}.acme.storage=/data/acme.json" in args
         assert f"--certificatesresolvers.{name}.acme.tlsChallenge=true" in args  # Traefik's flags ignore case
+    # The account contact the example's spec gives its resolver.
+    assert "--certificatesresolvers.letsencrypt.acme.email=platform-team@example.org" in args
+    assert "email: platform-team@example.org" in (ROOT / "examples/sandbox-k3s/environment.yaml").read_text()
     [claim] = tree["addons/persistentvolumeclaim-traefik-acme.yaml"]
     [volume] = tree["addons/persistentvolume-sandbox.kube-system.acme.yaml"]
     data = next(v for v in pod["volumes"] if v["name"] == "data")
