@@ -367,3 +367,19 @@ def argocd_bootstrap(cluster: APIServer, first: list[dict[str, Any]]) -> None:
          "subjects": [{"kind": "ServiceAccount", "name": ARGO_CONTROLLER, "namespace": ARGO_NAMESPACE}]},
     ])
     cluster.apply(first)
+
+
+def items(cluster: APIServer, kind: str, namespace: str) -> list[dict[str, Any]]:
+    """The objects of a kind in a namespace, as the API server has them."""
+    return list(json.loads(cluster.kubectl("get", kind, "-n", namespace, "-o", "json").stdout)["items"])
+
+
+def wait_for(what: str, check: Any, timeout_s: float = 120) -> None:
+    """Poll `check` every 2 s; fail the test with `what` after `timeout_s`."""
+    import pytest
+
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(2)

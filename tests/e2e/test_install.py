@@ -19,11 +19,10 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from controlplane import ROOT, APIServer, ControllerManager, FluxControllers, flux_bootstrap, wait_ready
+from controlplane import ROOT, APIServer, ControllerManager, FluxControllers, flux_bootstrap, items, wait_for, wait_ready
 from servers import GitServer, HelmRepository, publish
 
 from govstack_gen.cli import main
@@ -120,18 +119,6 @@ def install_without_waiting(tree: Path) -> None:
         release = yaml.safe_load(path.read_text())
         release["spec"]["install"] |= {"disableWait": True, "disableHooks": True}
         path.write_text(yaml.safe_dump(release, sort_keys=False))
-
-
-def items(cluster: APIServer, kind: str, namespace: str) -> list[dict[str, Any]]:
-    return list(json.loads(cluster.kubectl("get", kind, "-n", namespace, "-o", "json").stdout)["items"])
-
-
-def wait_for(what: str, check: Any, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(2)
 
 
 def namespace_of(block: str) -> str:

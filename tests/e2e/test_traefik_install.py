@@ -11,14 +11,12 @@ for readiness (a setting of this test's copy of the tree only)."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from controlplane import ROOT, APIServer, ControllerManager, FluxControllers, flux_bootstrap, wait_ready
+from controlplane import ROOT, APIServer, ControllerManager, FluxControllers, flux_bootstrap, items, wait_for, wait_ready
 from servers import GitServer, HelmRepository, publish
 
 from govstack_gen.cli import main
@@ -69,18 +67,6 @@ def servers(tmp_path: Path) -> Iterator[tuple[GitServer, HelmRepository]]:
     yield git, helm
     git.stop()
     helm.stop()
-
-
-def items(cluster: APIServer, kind: str, namespace: str) -> list[dict[str, Any]]:
-    return list(json.loads(cluster.kubectl("get", kind, "-n", namespace, "-o", "json").stdout)["items"])
-
-
-def wait_for(what: str, check: Any, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(2)
 
 
 def test_helm_controller_installs_traefik_with_the_specs_entry_points_before_the_platform(
