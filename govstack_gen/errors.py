@@ -127,6 +127,7 @@ CODES: dict[str, str] = {
     "E616": "a middleware must configure exactly one kind",
     "E617": "the Traefik govstack-gen renders cannot carry this",
     "E618": "acme.json is not persisted",
+    "E619": "an add-on's settings do not apply or are incomplete",
     # E4xx: writing the output tree
     "E401": "rendered file was edited by hand",
     "E402": "a file not owned by govstack-gen is in the way",
@@ -157,6 +158,7 @@ CODES: dict[str, str] = {
     "E729": "an image of the chart is unpinned or private",
     "E730": "a Secret or ConfigMap the chart's pods need is created by nothing",
     "E731": "the Traefik chart does not carry what the routes need",
+    "E732": "an add-on chart does not do what the tree relies on it for",
     # E8xx: offline installs
     "E801": "invalid mirror registry",
 }

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from govstack_gen.errors import Diagnostic
 from govstack_gen.spec.model import (
     Access,
+    AddOn,
     Aws,
     Backend,
     BuildingBlock,
@@ -23,6 +24,7 @@ from govstack_gen.spec.model import (
     Influence,
     Ingress,
     NodePools,
+    RdsController,
     RepoChart,
     Resources,
     SecretRef,
@@ -150,6 +152,8 @@ class Resolved:
     warnings: tuple[Diagnostic, ...] = ()  # from loading (an older spec version), for the command to print
     platform: str = "generic"  # k3s, eks or generic
     acme: ResolvedVolume | None = None  # the volume of Traefik's acme.json, when govstack-gen renders Traefik
+    efs_csi_driver: AddOn = field(default_factory=lambda: AddOn.model_validate({}))
+    rds_controller: RdsController = field(default_factory=lambda: RdsController.model_validate({}))
 
     def storage_class(self, backend: Backend) -> str:
         return storage_class_name(self.name, backend)
@@ -202,7 +206,9 @@ def resolve(env: Environment, source: str) -> Resolved:
     backends = tuple(env.storage.backends) if env.storage else ()
     return Resolved(env.metadata.name, source, env.gitops, blocks, stages, backends, env.ingress,
                     ingress_namespace(env), env.access, env.platform.node_pools, env.platform.aws,
-                    tuple(sorted(env.external_services, key=lambda s: s.id)), platform=env.platform.type, acme=acme)
+                    tuple(sorted(env.external_services, key=lambda s: s.id)), platform=env.platform.type, acme=acme,
+                    efs_csi_driver=env.storage.efs_csi_driver if env.storage else AddOn.model_validate({}),
+                    rds_controller=env.platform.rds_controller)
 
 
 def _endpoint(spec: BuildingBlock) -> str | None:

@@ -194,7 +194,8 @@ def test_validate_charts_checks_traefik_against_the_routes(engine: str, tmp_path
     assert found == [
         ("E724", 'traefik: Deployment/traefik violates PodSecurity "restricted:v1.33": allowPrivilegeEscalation != false '
                  '(container "traefik" must set securityContext.allowPrivilegeEscalation=false)'),
-        ("E728", "traefik: values key 'nodeSelector' of Traefik changes nothing the chart renders"),
+        ("E728", "traefik: values key 'nodeSelector' changes nothing the chart renders"),
         ("E731", "traefik: Traefik's pods do not mount the claim 'traefik-acme' of acme.json"),
         ("E731", "traefik: a route uses entry point 'xroad-messaging', which Traefik's Service does not expose"),
+        ("E732", "traefik: Deployment/traefik does not select the core pool (node-type=core missing from its nodeSelector)"),
     ], found

@@ -57,9 +57,19 @@ def build(folder: Path) -> list[dict[str, Any]]:
     return copy.deepcopy(_build_cached(folder))
 
 
+def with_addons(env: Resolved) -> bool:
+    """The add-ons layer is there for a Traefik the spec does not call provided, an efs backend
+    (its CSI driver), a database on RDS (the ACK controller) or cert-manager issuing tlsSecret."""
+    traefik = env.ingress is not None and not env.ingress.traefik.provided
+    efs = any(b.type == "efs" for b in env.backends) and not env.efs_csi_driver.provided
+    rds = any(b.spec.database is not None and b.spec.database.placement == "rds" for b in env.blocks)
+    certificates = env.ingress is not None and env.ingress.tls_secret is not None and env.ingress.cert_manager is not None
+    return traefik or efs or rds or certificates
+
+
 def entry_points(env: Resolved) -> list[str]:
     """Every folder a Flux Kustomization (or an operator) builds."""
-    dirs = ["addons"] if env.ingress is not None and not env.ingress.traefik.provided else []
+    dirs = ["addons"] if with_addons(env) else []
     for stage in env.stages:
         dirs += [f"clusters/{stage.name}", f"platform/{stage.name}"]
         dirs += [f"building-blocks/{stage.name}/{block.id}" for block in env.blocks]
@@ -154,8 +164,7 @@ def test_flux_kustomizations_follow_the_dependency_graph(spec: Path, trees: dict
     for stage in env.stages:
         built = {o["metadata"]["name"]: o for o in build(root / f"clusters/{stage.name}") if o["kind"] == "Kustomization"}
         with_secrets = {b.id for b in env.blocks if any(s.source == "sops" for s in b.spec.secrets)}
-        # The add-ons layer (Traefik) wherever the spec routes through a Traefik it does not call provided.
-        addons = {"addons"} if env.ingress is not None and not env.ingress.traefik.provided else set()
+        addons = {"addons"} if with_addons(env) else set()
         assert set(built) == {"platform", *addons, *(b.id for b in env.blocks), *(f"{b}-secrets" for b in with_secrets)}
         assert built["platform"]["spec"].get("dependsOn", []) == [{"name": name} for name in sorted(addons)]
         if addons:

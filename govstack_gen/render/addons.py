@@ -1,35 +1,148 @@
 """The add-ons layer: what the platform layer and the building blocks stand on, rendered from the
 same spec and reconciled before the platform layer (addons/).
 
-Today: Traefik, the router of every route. On k3s (in kube-system) the bundled Traefik is
-configured with a HelmChartConfig, which k3s's helm-controller merges over its own values;
-elsewhere the Traefik chart is installed. Both carry the spec's TCP entry points (exposed on the
-Service), HTTP-to-HTTPS redirection on `web`, the ACME cert resolvers with acme.json on a static
-volume of the storage layer, and the core pool's placement. `ingress.traefik.provided` renders
-nothing: the routes are then only checked against the spec.
+- Traefik, the router of every route. On k3s (in kube-system) the bundled Traefik is configured
+  with a HelmChartConfig, which k3s's helm-controller merges over its own values; elsewhere the
+  Traefik chart is installed. Both carry the spec's TCP entry points (exposed on the Service),
+  HTTP-to-HTTPS redirection on `web`, the ACME cert resolvers with acme.json on a static volume
+  of the storage layer, and the core pool's placement.
+- cert-manager, when it issues ingress.tlsSecret (its ClusterIssuer and Certificates are in the
+  platform layer: they need its CRDs).
+- The EFS CSI driver, when an efs backend is used (it brings the CSIDriver object).
+- The ACK RDS controller, when a database is placed on RDS, with the IAM role of its account.
+
+Each is left out when the spec says the cluster provides it (`provided: true`); every add-on's
+own pods run on the core pool. The Karpenter NodePool of the worker pool is in the platform
+layer too (its controller is the cluster's).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from govstack_gen.render import k8s, storage, tenancy
 from govstack_gen.resolve import Resolved
-from govstack_gen.spec.model import TRAEFIK_CHART, RepoChart
+from govstack_gen.spec.model import CERT_MANAGER_CHART, EFS_CSI_CHART, RDS_CHART, TRAEFIK_CHART, EfsBackend, RepoChart
 from govstack_gen.yaml_io import dumps
 
-__all__ = ["ACME_FILE", "HELM_CHART_CONFIG_API", "addon_objects", "bundled_traefik", "has_addons", "traefik_chart",
-           "traefik_values"]
+__all__ = ["ACME_FILE", "HELM_CHART_CONFIG_API", "AddonRelease", "addon_objects", "addon_releases", "bundled_traefik",
+           "cert_manager_used", "efs_driver_used", "has_addons", "rds_controller_used", "traefik_chart", "traefik_values"]
 
 HELM_CHART_CONFIG_API = "helm.cattle.io/v1"
 K3S_TRAEFIK_NAMESPACE = "kube-system"  # where k3s installs its bundled Traefik (HelmChart kube-system/traefik)
 DATA_DIR = "/data"  # the chart mounts its persistence volume there
 ACME_FILE = f"{DATA_DIR}/acme.json"  # one file for every resolver: Traefik keys it by resolver name
 TRAEFIK_USER = 65532  # the chart's runAsUser/runAsGroup: the volume is made writable for that group
+IRSA_ROLE = "eks.amazonaws.com/role-arn"  # the service account annotation EKS's pod identity webhook reads
+CERT_MANAGER_NAMESPACE = "cert-manager"
+EFS_NAMESPACE = "kube-system"  # where the EKS add-on puts it too: its node pods are privileged
+ACK_NAMESPACE = "ack-system"
+# The cluster-scoped kinds each chart creates (Argo CD's add-ons project allows only these).
+CRD = {"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"}
+CLUSTER_RBAC = ({"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"},
+                {"group": "rbac.authorization.k8s.io", "kind": "ClusterRoleBinding"})
+WEBHOOKS = ({"group": "admissionregistration.k8s.io", "kind": "MutatingWebhookConfiguration"},
+            {"group": "admissionregistration.k8s.io", "kind": "ValidatingWebhookConfiguration"})
+
+
+@dataclass(frozen=True)
+class AddonRelease:
+    """A chart of the add-ons layer as installed: its release (and object) name, the namespace
+    it installs into, the chart and the values, and where the spec configures it."""
+
+    name: str
+    namespace: str
+    chart: RepoChart
+    values: dict[str, Any]
+    loc: tuple[str | int, ...]
+    cluster_kinds: tuple[dict[str, str], ...] = ()
+    own_namespace: bool = field(default=True)  # govstack-gen renders its Namespace (restricted)
+
+
+def traefik_rendered(env: Resolved) -> bool:
+    return env.ingress is not None and not env.ingress.traefik.provided
+
+
+def cert_manager_used(env: Resolved) -> bool:
+    """cert-manager issues tlsSecret: its ClusterIssuer and Certificates are rendered."""
+    return env.ingress is not None and env.ingress.cert_manager is not None and env.ingress.tls_secret is not None
+
+
+def efs_driver_used(env: Resolved) -> bool:
+    return any(isinstance(b, EfsBackend) for b in env.backends)
+
+
+def rds_controller_used(env: Resolved) -> bool:
+    return any(b.rds is not None for b in env.blocks)
 
 
 def has_addons(env: Resolved) -> bool:
-    return env.ingress is not None and not env.ingress.traefik.provided
+    return traefik_rendered(env) or bool(addon_releases(env))
+
+
+def addon_releases(env: Resolved) -> list[AddonRelease]:
+    """The charts of the add-ons layer that govstack-gen installs, by name."""
+    out = []
+    ingress = env.ingress
+    if ingress is not None and cert_manager_used(env) and ingress.cert_manager and not ingress.cert_manager.provided:
+        out.append(AddonRelease("cert-manager", CERT_MANAGER_NAMESPACE,
+                                ingress.cert_manager.chart or RepoChart.model_validate(CERT_MANAGER_CHART),
+                                cert_manager_values(env), ("ingress", "certManager"), (CRD, *CLUSTER_RBAC, *WEBHOOKS)))
+    if efs_driver_used(env) and not env.efs_csi_driver.provided:
+        out.append(AddonRelease("aws-efs-csi-driver", EFS_NAMESPACE, env.efs_csi_driver.chart or RepoChart.model_validate(EFS_CSI_CHART),
+                                efs_driver_values(env), _efs_loc(env),
+                                ({"group": "storage.k8s.io", "kind": "CSIDriver"}, *CLUSTER_RBAC), own_namespace=False))
+    if rds_controller_used(env) and not env.rds_controller.provided:
+        out.append(AddonRelease("ack-rds-controller", ACK_NAMESPACE, env.rds_controller.chart or RepoChart.model_validate(RDS_CHART),
+                                rds_controller_values(env),
+                                ("platform", "rdsController") if env.rds_controller.model_fields_set else ("platform",),
+                                (CRD, *CLUSTER_RBAC)))
+    if traefik_rendered(env) and not bundled_traefik(env):
+        out.append(AddonRelease("traefik", env.ingress_namespace, traefik_chart(env), traefik_values(env), ("ingress", "traefik"),
+                                (CRD, *CLUSTER_RBAC, {"group": "networking.k8s.io", "kind": "IngressClass"})))
+    return sorted(out, key=lambda r: r.name)
+
+
+def _efs_loc(env: Resolved) -> tuple[str | int, ...]:
+    """Where the spec asks for the driver: its settings, else the first efs backend."""
+    if env.efs_csi_driver.model_fields_set:
+        return ("storage", "efsCsiDriver")
+    return ("storage", "backends", next(i for i, b in enumerate(env.backends) if isinstance(b, EfsBackend)))
+
+
+def cert_manager_values(env: Resolved) -> dict[str, Any]:
+    """cert-manager with its CRDs, every one of its pods on the core pool, and the IAM role that
+    lets it answer DNS-01 challenges in Route 53."""
+    assert env.ingress is not None and env.ingress.cert_manager is not None
+    core = tenancy.pool_placement(env.node_pools.core)
+    values: dict[str, Any] = {"crds": {"enabled": True, "keep": True}, "global": {"nodeSelector": core["nodeSelector"]}}
+    tolerations = core.get("tolerations")
+    if tolerations:
+        values["tolerations"] = tolerations
+        for component in ("webhook", "cainjector", "startupapicheck"):
+            values[component] = {"tolerations": tolerations}
+    if env.ingress.cert_manager.role_arn is not None:
+        values["serviceAccount"] = {"annotations": {IRSA_ROLE: env.ingress.cert_manager.role_arn}}
+    return values
+
+
+def efs_driver_values(env: Resolved) -> dict[str, Any]:
+    """The driver's controller on the core pool (its node pods run on every node, as the chart says)."""
+    controller = tenancy.pool_placement(env.node_pools.core)
+    # The chart's own toleration of the taint its node pods lift once ready, kept beside the pool's.
+    controller["tolerations"] = [*controller.get("tolerations", []), {"key": "efs.csi.aws.com/agent-not-ready", "operator": "Exists"}]
+    return {"controller": controller}
+
+
+def rds_controller_values(env: Resolved) -> dict[str, Any]:
+    """The controller in the spec's region, as the spec's IAM role, on the core pool, keeping the
+    AWS resources of a deleted object (each DBInstance says so too)."""
+    assert env.aws is not None and env.rds_controller.role_arn is not None  # the spec checks refuse it otherwise (E619)
+    return {"aws": {"region": env.aws.region},
+            "serviceAccount": {"annotations": {IRSA_ROLE: env.rds_controller.role_arn}},
+            "deployment": tenancy.pool_placement(env.node_pools.core),
+            "deletionPolicy": "retain"}
 
 
 def bundled_traefik(env: Resolved) -> bool:
@@ -79,10 +192,10 @@ def traefik_values(env: Resolved) -> dict[str, Any]:
 
 def addon_objects(env: Resolved) -> list[dict[str, Any]]:
     """The objects of the add-ons layer other than the engine's own (Flux sources and releases,
-    Argo CD Applications): Traefik's configuration on k3s, its namespace elsewhere, the ACME volume."""
-    if not has_addons(env):
-        return []
-    objects: list[dict[str, Any] | None] = [_helm_chart_config(env) if bundled_traefik(env) else _namespace(env)]
+    Argo CD Applications): Traefik's configuration on k3s, the add-ons' namespaces, the ACME volume."""
+    objects: list[dict[str, Any] | None] = [_namespace(env, r.namespace) for r in addon_releases(env) if r.own_namespace]
+    if traefik_rendered(env) and bundled_traefik(env):
+        objects.append(_helm_chart_config(env))
     if env.acme is not None:
         objects += [storage.persistent_volume(env, env.acme, env.ingress_namespace, None),
                     storage.persistent_volume_claim(env, env.acme, env.ingress_namespace, None)]
@@ -99,10 +212,10 @@ def _helm_chart_config(env: Resolved) -> dict[str, Any]:
     }
 
 
-def _namespace(env: Resolved) -> dict[str, Any]:
+def _namespace(env: Resolved, name: str) -> dict[str, Any]:
     object_labels = k8s.labels(env)
     for mode in ("enforce", "audit", "warn"):
         object_labels[f"pod-security.kubernetes.io/{mode}"] = "restricted"
         object_labels[f"pod-security.kubernetes.io/{mode}-version"] = k8s.PSS_VERSION
     return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": k8s.metadata(env.ingress_namespace, None, object_labels, k8s.protected(env))}
+            "metadata": k8s.metadata(name, None, object_labels, k8s.protected(env))}

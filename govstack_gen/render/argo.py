@@ -7,13 +7,14 @@ an AppProject each, and per stage an app of apps.
                                     Application, the add-ons' project and Applications, the
                                     health check sync waves need
     addons/                         the add-ons layer's objects (Traefik's configuration on k3s,
-                                    its namespace elsewhere, its ACME volume)
+                                    the add-ons' namespaces, Traefik's ACME volume)
     building-blocks/base/<bb>/      the building block's AppProject and Application (Helm source)
     building-blocks/<stage>/<bb>/   overlay: a patch with only what the stage changes
 
 Order comes from the dependency graph as sync waves: the health check (-5), AppProjects (-4),
-the add-ons folder (-3), the Traefik chart where it is ours to install (-2: its namespace and
-volume are there by then), the platform (-1), then each building block one wave after the
+the add-ons folder (-3), the add-on charts ours to install (-2: Traefik where it is not k3s's,
+cert-manager, the EFS CSI driver; their namespaces and volume are there by then), the platform
+(-1), then each building block one wave after the
 deepest of its dependencies. Argo CD waits for a wave to be healthy before the next only when it
 assesses Applications' health, which it stopped doing by default in v1.8: the root therefore
 also applies that health check into `argocd-cm` (server-side, so only that key is ours).
@@ -38,7 +39,7 @@ from govstack_gen.render import addons, k8s, layout, tenancy
 from govstack_gen.render.kustomize import kustomization
 from govstack_gen.render.platform import Tree, folder, platform, platform_cluster, platform_stage
 from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta, depths
-from govstack_gen.spec.model import GitChart
+from govstack_gen.spec.model import GitChart, RepoChart
 
 __all__ = ["ARGO_NAMESPACE", "render_argocd"]
 
@@ -48,7 +49,7 @@ IN_CLUSTER = "https://kubernetes.default.svc"
 PLATFORM = "platform"
 ADDONS = "addons"
 ROOT = "root"
-HEALTH_WAVE, PROJECT_WAVE, ADDONS_WAVE, TRAEFIK_WAVE, PLATFORM_WAVE = -5, -4, -3, -2, -1
+HEALTH_WAVE, PROJECT_WAVE, ADDONS_WAVE, CHARTS_WAVE, PLATFORM_WAVE = -5, -4, -3, -2, -1
 # The account of Argo CD's application controller in every install (install.yaml, the Helm chart).
 CONTROLLER_ACCOUNT = "argocd-application-controller"
 WAVE = "argocd.argoproj.io/sync-wave"
@@ -71,7 +72,6 @@ PLATFORM_CLUSTER_KINDS = [
     {"group": "", "kind": "Namespace"},
     {"group": "", "kind": "PersistentVolume"},
     {"group": "storage.k8s.io", "kind": "StorageClass"},
-    {"group": "storage.k8s.io", "kind": "CSIDriver"},
     {"group": "rbac.authorization.k8s.io", "kind": "ClusterRoleBinding"},
 ]
 # Argo CD >= 1.8 no longer assesses an Application's health; waves of Applications need it back
@@ -135,9 +135,8 @@ def _source_repo(block: Block) -> str:
     chart = block.chart
     if isinstance(chart, GitChart):
         return chart.git
-    # Helm charts in OCI registries: Argo CD takes the registry path without the scheme (with a
-    # repository credential that sets enableOCI).
-    return chart.repo.removeprefix("oci://")
+    # Helm charts in OCI registries: (with a repository credential that sets enableOCI).
+    return _chart_repo(chart)
 
 
 def _project(env: Resolved, block: Block) -> dict[str, Any]:
@@ -264,38 +263,44 @@ def _platform_application(env: Resolved, stage: ResolvedStage) -> dict[str, Any]
     }
 
 
-# What the add-ons create outside namespaces: the Traefik chart's CRDs, IngressClass and cluster
-# roles, the namespace and the ACME volume.
+# What the add-ons folder creates outside namespaces: the add-ons' namespaces and the ACME volume
+# (each chart adds the kinds it creates: addons.AddonRelease.cluster_kinds).
 ADDONS_CLUSTER_KINDS = [
     {"group": "", "kind": "Namespace"},
     {"group": "", "kind": "PersistentVolume"},
-    {"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"},
-    {"group": "networking.k8s.io", "kind": "IngressClass"},
-    {"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"},
-    {"group": "rbac.authorization.k8s.io", "kind": "ClusterRoleBinding"},
 ]
 
 
 def _addons_project(env: Resolved) -> dict[str, Any]:
-    repos = [env.gitops.url] if addons.bundled_traefik(env) else [env.gitops.url, addons.traefik_chart(env).repo]
+    releases = addons.addon_releases(env)
+    repos = [env.gitops.url, *sorted({_chart_repo(r.chart) for r in releases})]
+    kinds = {(k["group"], k["kind"]) for k in [*ADDONS_CLUSTER_KINDS, *(k for r in releases for k in r.cluster_kinds)]}
+    namespaces = sorted({ARGO_NAMESPACE, *(r.namespace for r in releases),
+                         *([env.ingress_namespace] if addons.traefik_rendered(env) else [])})
     return {
         "apiVersion": ARGO_API,
         "kind": "AppProject",
         "metadata": _meta(env, ADDONS, None, PROJECT_WAVE),
         "spec": {
-            "description": "the add-ons layer: Traefik",
+            "description": "the add-ons layer: " + ", ".join(sorted({r.name for r in releases} | (
+                {"traefik"} if addons.traefik_rendered(env) else set()))),
             "sourceRepos": repos,
-            "destinations": [{"server": IN_CLUSTER, "namespace": ns} for ns in sorted({ARGO_NAMESPACE, env.ingress_namespace})],
-            "clusterResourceWhitelist": [dict(k) for k in ADDONS_CLUSTER_KINDS],
+            "destinations": [{"server": IN_CLUSTER, "namespace": ns} for ns in namespaces],
+            "clusterResourceWhitelist": [{"group": g, "kind": k} for g, k in sorted(kinds)],
             "destinationServiceAccounts": [{"server": IN_CLUSTER, "namespace": ns, "defaultServiceAccount": CONTROLLER_ACCOUNT}
-                                           for ns in sorted({ARGO_NAMESPACE, env.ingress_namespace})],
+                                           for ns in namespaces],
         },
     }
 
 
+def _chart_repo(chart: RepoChart) -> str:
+    # Helm charts in OCI registries: Argo CD takes the registry path without the scheme.
+    return chart.repo.removeprefix("oci://")
+
+
 def _addons_applications(env: Resolved, stage: ResolvedStage) -> list[dict[str, Any]]:
-    """The add-ons folder, and where Traefik is not k3s's, its chart (a wave later: its namespace
-    and volume are in the folder)."""
+    """The add-ons folder, and each chart govstack-gen installs (a wave later: their namespaces
+    and volumes are in the folder)."""
     out = [{
         "apiVersion": ARGO_API,
         "kind": "Application",
@@ -307,17 +312,17 @@ def _addons_applications(env: Resolved, stage: ResolvedStage) -> list[dict[str, 
             "syncPolicy": _sync_policy(),
         },
     }]
-    if not addons.bundled_traefik(env):
-        chart = addons.traefik_chart(env)
+    for release in addons.addon_releases(env):
+        chart = release.chart
         out.append({
             "apiVersion": ARGO_API,
             "kind": "Application",
-            "metadata": _meta(env, "traefik", None, TRAEFIK_WAVE, stage.name),
+            "metadata": _meta(env, release.name, None, CHARTS_WAVE, stage.name),
             "spec": {
                 "project": ADDONS,
-                "source": {"repoURL": chart.repo, "chart": chart.name, "targetRevision": chart.version,
-                           "helm": {"releaseName": "traefik", "valuesObject": addons.traefik_values(env)}},
-                "destination": {"server": IN_CLUSTER, "namespace": env.ingress_namespace},
+                "source": {"repoURL": _chart_repo(chart), "chart": chart.name, "targetRevision": chart.version,
+                           "helm": {"releaseName": release.name, "valuesObject": release.values}},
+                "destination": {"server": IN_CLUSTER, "namespace": release.namespace},
                 "syncPolicy": _sync_policy(),
             },
         })

@@ -58,36 +58,50 @@ def render_flux(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def _addons(env: Resolved) -> list[dict[str, Any]]:
     objects = addons.addon_objects(env)
-    if addons.bundled_traefik(env):
-        return objects
-    chart = addons.traefik_chart(env)
-    # The chart installs CRDs, an IngressClass and cluster roles: the release lives in flux-system
-    # and runs as helm-controller, the account `flux install` binds to cluster-admin (a release
-    # elsewhere could only impersonate an account of its own namespace, under the lockdown's
-    # --default-service-account); it installs into Traefik's namespace and keeps its record there.
-    labels = k8s.labels(env)
-    source = {"apiVersion": SOURCE_API, "kind": "HelmRepository", "metadata": k8s.metadata("traefik", FLUX_NAMESPACE, labels),
-              "spec": {"interval": SOURCE_INTERVAL, "url": chart.repo}}
-    release = {
+    for release in addons.addon_releases(env):
+        objects += _addon_release(env, release)
+    return objects
+
+
+def _addon_release(env: Resolved, release: addons.AddonRelease) -> list[dict[str, Any]]:
+    """An add-on's chart source and HelmRelease. Add-on charts install CRDs, webhooks and cluster
+    roles: the release lives in flux-system and runs as helm-controller, the account `flux
+    install` binds to cluster-admin (a release elsewhere could only impersonate an account of its
+    own namespace, under the lockdown's --default-service-account); it installs into the add-on's
+    namespace and keeps its record there."""
+    chart, labels = release.chart, k8s.labels(env)
+    oci = chart.repo.startswith("oci://")
+    source_spec: dict[str, Any] = {"interval": SOURCE_INTERVAL}
+    if oci:  # one OCIRepository per chart artifact, as for building blocks
+        source_spec |= {"url": f"{chart.repo}/{chart.name}", "ref": {"tag": chart.version}, "layerSelector": dict(HELM_CHART_LAYER)}
+    else:
+        source_spec["url"] = chart.repo
+    kind = "OCIRepository" if oci else "HelmRepository"
+    source = {"apiVersion": SOURCE_API, "kind": kind, "metadata": k8s.metadata(release.name, FLUX_NAMESPACE, labels),
+              "spec": source_spec}
+    source_ref = {"kind": kind, "name": release.name}
+    chart_spec = ({"chartRef": source_ref} if oci else
+                  {"chart": {"spec": {"chart": chart.name, "version": chart.version, "interval": env.gitops.interval,
+                                      "sourceRef": source_ref}}})
+    helm_release = {
         "apiVersion": HELM_API,
         "kind": "HelmRelease",
-        "metadata": k8s.metadata("traefik", FLUX_NAMESPACE, labels),
+        "metadata": k8s.metadata(release.name, FLUX_NAMESPACE, labels),
         "spec": {
             "interval": env.gitops.interval,
-            "releaseName": "traefik",
-            "targetNamespace": env.ingress_namespace,
-            "storageNamespace": env.ingress_namespace,
+            "releaseName": release.name,
+            "targetNamespace": release.namespace,
+            "storageNamespace": release.namespace,
             "serviceAccountName": HELM_CONTROLLER,
             "timeout": RELEASE_TIMEOUT,
-            "chart": {"spec": {"chart": chart.name, "version": chart.version, "interval": env.gitops.interval,
-                               "sourceRef": {"kind": "HelmRepository", "name": "traefik"}}},
+            **chart_spec,
             "install": {"crds": "CreateReplace", "remediation": {"retries": REMEDIATION_RETRIES}},
             "upgrade": {"crds": "CreateReplace", "cleanupOnFail": True,
                         "remediation": {"retries": REMEDIATION_RETRIES, "remediateLastFailure": True}},
-            "values": addons.traefik_values(env),
+            "values": release.values,
         },
     }
-    return [*objects, source, release]
+    return [source, helm_release]
 
 
 # -- building block base ------------------------------------------------------------------------
@@ -189,7 +203,7 @@ def _stage(env: Resolved, stage: ResolvedStage, with_cluster: bool) -> Iterator[
         yield from _block_overlay(env, stage, block).items()
     cluster = layout.cluster_dir(stage.name)
     entry = [_git_repository(env, stage)]
-    if addons.has_addons(env):  # Traefik and its CRDs before the routes of the platform layer
+    if addons.has_addons(env):  # the add-ons and their CRDs before the platform layer that uses them
         entry += [_layer(env, stage, ADDONS, layout.ADDONS_DIR, []), _layer(env, stage, PLATFORM, platform_dir, [ADDONS])]
     else:
         entry.append(_layer(env, stage, PLATFORM, platform_dir, []))

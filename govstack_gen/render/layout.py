@@ -2,13 +2,15 @@
 
     clusters/<stage>/                 entry point Flux syncs for a stage's cluster
     addons/                           the add-ons layer, reconciled first: Traefik's configuration
-                                      (or its chart) and its ACME volume
+                                      (or its chart) and its ACME volume, cert-manager, the EFS CSI
+                                      driver, the ACK RDS controller
     platform/base/<bb>/               cluster-level objects per building block (namespace, quota,
                                       volumes and claims)
-    platform/cluster/                 cluster-wide objects shared by all stages (StorageClasses, CSI
-                                      drivers, the platform admins' binding)
-    platform/<stage>/                 the platform layer of a stage
-    platform/<stage>/<bb>/            the building block's routes in that stage (hosts differ)
+    platform/cluster/                 cluster-wide objects shared by all stages (StorageClasses,
+                                      cert-manager's ClusterIssuer, the platform admins' binding)
+    platform/<stage>/                 the platform layer of a stage (and the worker pool's NodePool)
+    platform/<stage>/<bb>/            the building block's routes in that stage (hosts differ) and
+                                      their Certificate
     building-blocks/base/<bb>/        chart source and HelmRelease, stage-independent
     building-blocks/<stage>/<bb>/     overlay: only what the stage changes (and its RDS database)
     secrets/<stage>/<bb>/             the operator's SOPS-encrypted Secrets (never written by us)

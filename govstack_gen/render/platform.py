@@ -1,14 +1,16 @@
 """The platform layer, the same for every engine: per building block its namespace, quota,
 limits, volumes and claims, RBAC and network policies (platform/base/<bb>/), the cluster-wide
-objects (platform/cluster/), and per stage the routes and the layer's kustomization
-(platform/<stage>/)."""
+objects (platform/cluster/: StorageClasses, cert-manager's ClusterIssuer, the admins' binding),
+and per stage the routes with their Certificates, the worker pool's Karpenter NodePool, and the
+layer's kustomization (platform/<stage>/). The add-ons whose CRDs these use are reconciled
+before it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from govstack_gen.render import ingress, k8s, layout, storage, tenancy
+from govstack_gen.render import certificates, ingress, k8s, layout, nodes, storage, tenancy
 from govstack_gen.render.kustomize import kustomization
 from govstack_gen.render.secrets import sops_config
 from govstack_gen.resolve import Block, Resolved, ResolvedStage
@@ -35,7 +37,7 @@ def platform_base(env: Resolved, block: Block) -> Tree:
 
 
 def platform_cluster(env: Resolved) -> list[dict[str, Any]]:
-    objects = [*storage.storage_classes(env), storage.csi_driver(env), *tenancy.cluster_role_bindings(env)]
+    objects = [*storage.storage_classes(env), certificates.cluster_issuer(env), *tenancy.cluster_role_bindings(env)]
     return [o for o in objects if o is not None]
 
 
@@ -46,12 +48,17 @@ def platform_stage(env: Resolved, stage: ResolvedStage, with_cluster: bool) -> I
     if with_cluster:
         layers.append(layout.platform_cluster_dir())
     for block in env.blocks:
-        routes = ingress.routes(env, stage, block)
+        routes = [o for o in [*ingress.routes(env, stage, block), certificates.certificate(env, stage, block)] if o is not None]
         if routes:
             directory = layout.platform_routes_dir(stage.name, block.id)
             yield from folder(directory, routes).items()
             layers.append(directory)
-    yield f"{platform_dir}/kustomization.yaml", kustomization([layout.relative(platform_dir, d) for d in layers])
+    resources = [layout.relative(platform_dir, d) for d in layers]
+    for obj in nodes.worker_capacity(env, stage):  # files of the stage folder itself: no building block's folder name
+        name = layout.file_name(obj["kind"], obj["metadata"]["name"])
+        yield f"{platform_dir}/{name}", obj
+        resources.append(name)
+    yield f"{platform_dir}/kustomization.yaml", kustomization(resources)
 
 
 def platform(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:

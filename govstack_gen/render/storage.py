@@ -1,4 +1,5 @@
-"""Storage objects: StorageClasses, the EFS CSIDriver, and a pre-bound PV/PVC pair per volume.
+"""Storage objects: StorageClasses and a pre-bound PV/PVC pair per volume (the EFS CSI driver,
+with its CSIDriver object, is an add-on: render/addons.py).
 
 Every static PersistentVolume is `Retain`, pre-bound to exactly one claim (`claimRef` without a
 uid, so it binds on first apply and survives a re-create), carries the Flux prune guard, and
@@ -11,9 +12,9 @@ from typing import Any
 
 from govstack_gen.render import k8s
 from govstack_gen.resolve import Resolved, ResolvedVolume
-from govstack_gen.spec.model import Backend, DynamicBackend, EfsBackend, HostPathBackend, LocalBackend, NfsBackend
+from govstack_gen.spec.model import Backend, DynamicBackend, HostPathBackend, LocalBackend, NfsBackend
 
-__all__ = ["EFS_DRIVER", "csi_driver", "persistent_volume", "persistent_volume_claim", "storage_classes"]
+__all__ = ["EFS_DRIVER", "persistent_volume", "persistent_volume_claim", "storage_classes"]
 
 EFS_DRIVER = "efs.csi.aws.com"
 NO_PROVISIONER = "kubernetes.io/no-provisioner"
@@ -34,17 +35,6 @@ def _storage_class(env: Resolved, backend: Backend) -> dict[str, Any]:
         "reclaimPolicy": "Retain",
         # A local volume binds once the pod is scheduled, so scheduling honours its node.
         "volumeBindingMode": "WaitForFirstConsumer" if isinstance(backend, LocalBackend) else "Immediate",
-    }
-
-
-def csi_driver(env: Resolved) -> dict[str, Any] | None:
-    if not any(isinstance(b, EfsBackend) for b in env.backends):
-        return None
-    return {
-        "apiVersion": "storage.k8s.io/v1",
-        "kind": "CSIDriver",
-        "metadata": k8s.metadata(EFS_DRIVER, None, k8s.labels(env)),
-        "spec": {"attachRequired": False},
     }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from govstack_gen.errors import Diagnostic, SpecError
+from govstack_gen.spec.addons import check_addons
 from govstack_gen.spec.databases import check_databases
 from govstack_gen.spec.load import SpecDocument
 from govstack_gen.spec.model import Environment, GitChart
@@ -36,7 +37,8 @@ __all__ = ["RESERVED_IDS", "RESERVED_NAMESPACES", "check_environment", "find_cyc
 # (the GitRepository) would otherwise replace.
 # Names of the layers' own objects: Flux Kustomizations in flux-system, Argo CD Applications and
 # AppProjects in argocd (the add-ons layer, and Traefik's chart where it is ours to install).
-RESERVED_IDS = frozenset({"platform", "flux-system", "addons", "traefik", "root"})
+RESERVED_IDS = frozenset({"platform", "flux-system", "addons", "traefik", "root", "cert-manager", "aws-efs-csi-driver",
+                          "ack-rds-controller"})
 # Stage names that would collide with the shared folders beside the stage folders.
 RESERVED_STAGES = frozenset({"base", "cluster"})
 
@@ -222,5 +224,5 @@ def _resources(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
 
 RULES: tuple[Rule, ...] = (
     _environment_name, _duplicate_ids, _namespaces, _unknown_dependencies, _cycles, _stages, _resources, check_storage, check_tenancy,
-    check_secrets, check_secret_refs, check_databases, check_selectors, check_influences, check_externals,
+    check_addons, check_secrets, check_secret_refs, check_databases, check_selectors, check_influences, check_externals,
 )

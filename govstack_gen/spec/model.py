@@ -101,14 +101,73 @@ class Taint(SpecModel):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
 
 
+IAM_ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"
+IamRoleArn = Annotated[str, Field(pattern=IAM_ROLE_ARN, description="e.g. arn:aws:iam::123456789012:role/name")]
+
+
+class AddOn(SpecModel):
+    """An add-on of the platform: installed by govstack-gen from its chart, or provided by the
+    cluster (an EKS managed add-on, a Terraform-installed controller) and then only relied on."""
+
+    provided: bool = Field(False, description="Installed outside this tree: nothing is rendered for it.")
+    chart: RepoChart | None = Field(None, description="The chart installed; default the version govstack-gen is tested with.")
+
+
+class KarpenterLimits(SpecModel):
+    cpu: Quantity | None = Field(None, description="Most CPU the pool's nodes may add up to.")
+    memory: Quantity | None = Field(None, description="Most memory the pool's nodes may add up to.")
+
+
+class KarpenterDisruption(SpecModel):
+    consolidation_policy: Literal["WhenEmpty", "WhenEmptyOrUnderutilized"] = "WhenEmptyOrUnderutilized"
+    consolidate_after: Duration = Field("5m", description="How long a node stays empty or underused before it goes.")
+    budget: Annotated[str, Field(pattern=r"^((100|[0-9]{1,2})%|[0-9]+)$")] = Field(
+        "10%", description="At most this many nodes (or percent) disrupted at once.")
+
+
+class Karpenter(SpecModel):
+    """The worker pool's nodes from Karpenter (EKS): a NodePool and its EC2NodeClass per stage,
+    carrying the pool's labels and taints. The controller is the cluster's (installed with its
+    IAM role and interruption queue by the cluster's infrastructure code). ${environment} and
+    ${stage} are replaced in the strings (one cluster per stage)."""
+
+    node_role: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9+=,.@_${}-]+$")] = Field(
+        "KarpenterNodeRole-${environment}-${stage}", description="IAM role (name) of the nodes.")
+    discovery: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9+=,.@_${}:/-]+$")] = Field(
+        "${environment}-${stage}", description="Value of the karpenter.sh/discovery tag on the cluster's subnets and "
+        "security groups (usually the cluster name).")
+    ami_alias: Annotated[str, Field(pattern=r"^(al2023|bottlerocket)@(latest|v[0-9][0-9.]*)$")] = Field(
+        "al2023@latest", description="EKS-optimised AMI family and version; pin a version (al2023@v20251117) in production.")
+    capacity_types: Annotated[list[Literal["on-demand", "spot", "reserved"]], Field(min_length=1)] = ["on-demand"]
+    instance_families: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*$")]] = Field(
+        default_factory=list, description="e.g. [m7i, m6i]; default: any family Karpenter finds fitting.")
+    instance_sizes: list[Annotated[str, Field(pattern=r"^[0-9]*[a-z]+$")]] = Field(
+        default_factory=list, description="e.g. [large, xlarge, 2xlarge]; default any.")
+    architectures: Annotated[list[Literal["amd64", "arm64"]], Field(min_length=1)] = ["amd64"]
+    limits: KarpenterLimits = Field(default_factory=lambda: KarpenterLimits.model_validate({}))
+    disruption: KarpenterDisruption = Field(default_factory=lambda: KarpenterDisruption.model_validate({}))
+
+
 class NodePool(SpecModel):
     labels: dict[LabelKey, LabelValue] = Field(description="Node labels that select this pool.")
     taints: list[Taint] = Field(default_factory=list, description="Taints the pool's nodes carry (tolerated by its pods).")
 
 
+class WorkerPool(NodePool):
+    karpenter: Karpenter | None = Field(None, description="EKS: the pool's nodes provisioned by Karpenter.")
+
+
 class NodePools(SpecModel):
     core: NodePool = NodePool(labels={"node-type": "core"})
-    worker: NodePool = NodePool(labels={"node-type": "worker"})
+    worker: WorkerPool = WorkerPool.model_validate({"labels": {"node-type": "worker"}})
+
+
+class RdsController(AddOn):
+    """The ACK RDS controller, which turns the DBInstances of databases placed on RDS into
+    databases in the AWS account (installed in ack-system when one is)."""
+
+    role_arn: IamRoleArn | None = Field(None, description="IAM role of its service account (IRSA): allowed to manage "
+                                        "RDS instances and subnet groups. Required unless provided.")
 
 
 class Aws(SpecModel):
@@ -127,6 +186,7 @@ class Platform(SpecModel):
     type: Literal["k3s", "eks", "generic"] = Field(description="Cluster flavour.")
     node_pools: NodePools = NodePools()
     aws: Aws | None = Field(None, description="AWS details (EKS only), needed by databases placed on RDS.")
+    rds_controller: RdsController = Field(default_factory=lambda: RdsController.model_validate({}))
 
 
 class GitOps(SpecModel):
@@ -199,6 +259,10 @@ class EntryPoint(SpecModel):
 
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 TRAEFIK_CHART = {"repo": "https://traefik.github.io/charts", "name": "traefik", "version": "41.3.0"}
+# The add-ons' charts govstack-gen is tested with (../shared/charts/platform in its tests).
+CERT_MANAGER_CHART = {"repo": "https://charts.jetstack.io", "name": "cert-manager", "version": "v1.21.1"}
+EFS_CSI_CHART = {"repo": "https://kubernetes-sigs.github.io/aws-efs-csi-driver", "name": "aws-efs-csi-driver", "version": "4.4.1"}
+RDS_CHART = {"repo": "oci://public.ecr.aws/aws-controllers-k8s", "name": "rds-chart", "version": "1.11.1"}
 
 
 class CertResolver(SpecModel):
@@ -239,13 +303,40 @@ class Traefik(SpecModel):
         None, description="The volume of acme.json; default on the only storage backend, if there is exactly one.")
 
 
+class Route53(SpecModel):
+    """DNS-01 through Route 53: cert-manager writes the challenge's TXT records in the zone."""
+
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$", description="e.g. eu-central-1")]
+    hosted_zone_id: Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,31}$", description="The stage domains' hosted zone.")]
+
+
+class CertIssuer(SpecModel):
+    """The ACME ClusterIssuer the Certificates of tlsSecret come from."""
+
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)] = Field(
+        description="ACME account contact (expiry notices).")
+    server: ServiceUrl = Field(LETS_ENCRYPT, description="ACME directory; Let's Encrypt's staging one for tests.")
+    route53: Route53 | None = Field(None, description="Answer DNS-01 challenges in Route 53 (required: the solver).")
+
+
+class CertManager(AddOn):
+    """cert-manager, for ingress.tlsSecret: a ClusterIssuer, and in every namespace with routes a
+    Certificate whose Secret is tlsSecret, naming that namespace's hosts of the stage."""
+
+    issuer: CertIssuer | None = Field(None, description="The ACME issuer (required).")
+    role_arn: IamRoleArn | None = Field(None, description="IAM role of cert-manager's service account (IRSA), allowed "
+                                        "to change the hosted zone's records.")
+
+
 class Ingress(SpecModel):
     namespace: DnsLabel | None = Field(None, description="Where Traefik runs; default kube-system on k3s, else traefik.")
     traefik: Traefik = Field(default_factory=lambda: Traefik.model_validate({}))
     cert_resolvers: list[DnsLabel | CertResolver] = Field(
         default_factory=list, description="ACME resolvers configured in Traefik: a name (every default) or the resolver.")
     cert_resolver: DnsLabel | None = Field(None, description="Resolver for every route (or tlsSecret).")
-    tls_secret: DnsLabel | None = Field(None, description="A certificate Secret (e.g. from cert-manager) in each namespace.")
+    tls_secret: DnsLabel | None = Field(None, description="A certificate Secret in each namespace with routes: from "
+                                        "cert-manager when certManager is set, else put there by other means.")
+    cert_manager: CertManager | None = Field(None, description="cert-manager issuing tlsSecret.")
     entry_points: list[EntryPoint] = Field(default_factory=list)
 
     def resolvers(self) -> list[CertResolver]:
@@ -399,6 +490,10 @@ Backend = Annotated[
 
 class Storage(SpecModel):
     backends: Annotated[list[Backend], Field(min_length=1)]
+    efs_csi_driver: AddOn = Field(
+        default_factory=lambda: AddOn.model_validate({}),
+        description="The EFS CSI driver (when an efs backend is used): installed in kube-system unless provided (e.g. the "
+        "EKS add-on); default chart aws-efs-csi-driver 4.4.1.")
 
 
 AccessMode = Literal["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"]

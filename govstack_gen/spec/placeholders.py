@@ -1,16 +1,18 @@
 """The placeholders a building block's strings may hold, and their replacement: `${block.id}`
 and `${block.namespace}` (in any string of a building block and its catalog entry), and
-`${environment}` (in an influence's appended item and an endpoint)."""
+`${environment}` (in an influence's appended item and an endpoint), `${environment}` and
+`${stage}` in the worker pool's Karpenter settings (one cluster per stage)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BLOCK_ID", "BLOCK_NAMESPACE", "ENVIRONMENT", "substitute"]
+__all__ = ["BLOCK_ID", "BLOCK_NAMESPACE", "ENVIRONMENT", "STAGE", "substitute"]
 
 BLOCK_ID = "${block.id}"
 BLOCK_NAMESPACE = "${block.namespace}"
 ENVIRONMENT = "${environment}"
+STAGE = "${stage}"
 
 
 def substitute(node: Any, names: dict[str, str]) -> Any:

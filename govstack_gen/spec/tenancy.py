@@ -25,7 +25,7 @@ __all__ = ["BUILTIN_ROLES", "RESERVED_NAMESPACES", "check_tenancy", "ingress_nam
 # there would share their privileges and blast radius (CHECKLIST B4).
 RESERVED_NAMESPACES = frozenset({
     "default", "flux-system", "argocd", "traefik", "kube-traefik", "cert-manager", "external-secrets",
-    "sealed-secrets", "ingress-nginx", "monitoring", "karpenter", "local-path-storage",
+    "sealed-secrets", "ingress-nginx", "monitoring", "karpenter", "local-path-storage", "ack-system",
 })
 BUILTIN_ROLES = ("admin", "edit", "view")
 HOST_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

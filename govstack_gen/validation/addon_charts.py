@@ -1,14 +1,21 @@
-"""`validate --charts` for the add-ons layer: Traefik's chart rendered with the values the tree
-gives it (k3s's HelmChartConfig over k3s's packaging of the chart; the HelmRelease or the Argo
-CD Application elsewhere), and what it makes held to the routes around it: every entry point a
-route of the stage uses is a port of Traefik's Service, acme.json is on the tree's static claim,
-its pods meet the Pod Security level of the namespace the tree creates, and every value the
-tree writes changes what the chart renders."""
+"""`validate --charts` for the add-ons layer: each add-on chart rendered with the values the tree
+gives it (Traefik: k3s's HelmChartConfig over k3s's packaging of the chart, the HelmRelease or
+the Argo CD Application elsewhere; cert-manager, the EFS CSI driver and the ACK RDS controller:
+their HelmRelease or Application), and what it makes held to what the tree relies on:
+
+- Traefik: every entry point a route of the stage uses is a port of its Service, acme.json is
+  on the tree's static claim (E731);
+- every add-on: its controllers' pods on the core pool (E732), the IAM role on its service
+  account where the spec gives one (E732), the EFS driver's CSIDriver object (the tree renders
+  none: E732), cert-manager's CRDs (E732), its pods under the restricted Pod Security level of
+  the namespace the tree creates for it (E724), and every value the tree writes changes what
+  the chart renders (E728)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from govstack_gen.errors import Diagnostic
@@ -16,13 +23,14 @@ from govstack_gen.render import addons
 from govstack_gen.render.k8s import PSS_VERSION
 from govstack_gen.resolve import Resolved
 from govstack_gen.spec.locate import BlockLocator
+from govstack_gen.spec.model import NodePool
 from govstack_gen.validation.chart_checks import pod_templates
 from govstack_gen.validation.chart_render import Rendered, Renderer
 from govstack_gen.validation.charts import ChartRef
 from govstack_gen.validation.podsecurity import evaluate
 from govstack_gen.validation.releases import Release, releases
 
-__all__ = ["K3S_TRAEFIK", "check_addon_charts", "traefik_release"]
+__all__ = ["K3S_TRAEFIK", "Checked", "addon_checked", "check_addon_charts", "traefik_release"]
 
 Obj = dict[str, Any]
 # What k3s bundles, as k3s-io/k3s-charts packages it: the chart the HelmChartConfig's values are
@@ -46,54 +54,139 @@ def traefik_release(env: Resolved, stage: str, objects: list[Obj]) -> Release | 
     return next((r for r in releases(stage, env.gitops.engine, objects) if r.block == "traefik" and r.name == "traefik"), None)
 
 
+@dataclass(frozen=True)
+class Checked:
+    """An add-on's release in a stage, and what the spec says of it."""
+
+    stage: str
+    release: Release
+    name: str  # traefik, cert-manager, aws-efs-csi-driver, ack-rds-controller
+    loc: tuple[str | int, ...]  # where the spec configures it
+    restricted: bool  # its namespace is the tree's, at the restricted level
+
+
+def addon_checked(env: Resolved, built: dict[str, list[Obj]]) -> list[Checked]:
+    """Every add-on release of every stage, as it would be installed."""
+    rendered = {r.name: r for r in addons.addon_releases(env)}
+    out = []
+    for stage, objects in built.items():
+        traefik = traefik_release(env, stage, objects)
+        if traefik is not None:
+            out.append(Checked(stage, traefik, "traefik", ("ingress",), not addons.bundled_traefik(env)))
+        for release in releases(stage, env.gitops.engine, objects):
+            spec = rendered.get(release.name)
+            if spec is not None and spec.name != "traefik" and release.block == spec.name:
+                out.append(Checked(stage, release, spec.name, spec.loc, spec.own_namespace))
+    return out
+
+
 def check_addon_charts(env: Resolved, locator: BlockLocator, built: dict[str, list[Obj]],
                        renderer: Renderer) -> tuple[list[Diagnostic], int]:
     """The diagnostics (each told once, with the stages it holds in) and the releases rendered."""
-    found = [(stage, release) for stage, objects in built.items() if (release := traefik_release(env, stage, objects))]
-    findings: dict[tuple[str, str, str, tuple[str | int, ...], str], list[str]] = {}
+    found = addon_checked(env, built)
+    findings: dict[tuple[str, str, str, str, tuple[str | int, ...], str], list[str]] = {}
     rendered_count = 0
-    for (stage, release), result in zip(found, renderer.render_all(r for _, r in found), strict=True):
+    for checked, result in zip(found, renderer.render_all(c.release for c in found), strict=True):
         rendered_count += bool(result.objects)
-        for code, message, hint, loc, severity in _check(env, release, result, built[stage], renderer):
-            findings.setdefault((code, message, hint, loc, severity), []).append(stage)
+        for code, message, hint, loc, severity in _check(env, checked, result, built[checked.stage], renderer):
+            findings.setdefault((checked.name, code, message, hint, loc, severity), []).append(checked.stage)
     stages = [s.name for s in env.stages]
     out = []
-    for (code, message, hint, loc, severity), where in findings.items():
+    for (name, code, message, hint, loc, severity), where in findings.items():
         scope = "" if sorted(where) == sorted(stages) else f" (stage{'s' if len(where) > 1 else ''} {', '.join(sorted(where))})"
         location, path = locator.doc.place(loc)
-        out.append(Diagnostic(code, f"traefik{scope}: {message}", location, path, hint, severity))
+        out.append(Diagnostic(code, f"{name}{scope}: {message}", location, path, hint, severity))
     return sorted(out, key=Diagnostic.sort_key), rendered_count
 
 
 Finding = tuple[str, str, str, tuple[str | int, ...], str]  # code, message, hint, spec path, severity
 
 
-def _chart_loc(env: Resolved) -> tuple[str | int, ...]:
-    assert env.ingress is not None
-    return ("ingress", "traefik", "chart") if env.ingress.traefik.chart is not None else ("ingress",)
+def _chart_loc(env: Resolved, checked: Checked) -> tuple[str | int, ...]:
+    """The spec's chart of the add-on when it names one, else where the add-on is configured."""
+    parent = checked.loc
+    if checked.name == "traefik":
+        assert env.ingress is not None
+        return ("ingress", "traefik", "chart") if env.ingress.traefik.chart is not None else parent
+    chart = {"cert-manager": env.ingress.cert_manager.chart if env.ingress and env.ingress.cert_manager else None,
+             "aws-efs-csi-driver": env.efs_csi_driver.chart, "ack-rds-controller": env.rds_controller.chart}[checked.name]
+    return (*parent, "chart") if chart is not None else parent
 
 
-def _check(env: Resolved, release: Release, result: Rendered, stage_objects: list[Obj], renderer: Renderer) -> Iterator[Finding]:
+def _check(env: Resolved, checked: Checked, result: Rendered, stage_objects: list[Obj], renderer: Renderer) -> Iterator[Finding]:
+    release = checked.release
     if result.missing:
         yield ("E720", f"chart {release.chart} not found: {result.missing}",
-               "pass --chart-dir DIR with Traefik's chart folder or package (helm pull), or allow fetching", _chart_loc(env), "error")
+               "pass --chart-dir DIR with the add-on's chart folder or package (helm pull), or allow fetching",
+               _chart_loc(env, checked), "error")
         return
     if result.error:
         yield ("E722", f"helm cannot render chart {release.chart}: {' / '.join(result.error.splitlines()[:3])}",
-               "fix what the spec gives Traefik (ingress) until `helm template` renders it", _chart_loc(env), "error")
+               "fix what the spec gives the add-on until `helm template` renders it", _chart_loc(env, checked), "error")
         return
     objects = list(result.objects)
-    yield from _entry_points(env, objects, stage_objects)
-    yield from _acme_claim(env, objects)
-    if not addons.bundled_traefik(env):  # kube-system enforces no level; Traefik's own namespace does
+    if checked.name == "traefik":
+        yield from _entry_points(env, objects, stage_objects)
+        yield from _acme_claim(env, objects)
+    yield from _on_core_pool(env.node_pools.core, objects, checked.loc)
+    yield from _specific(env, checked, objects)
+    if checked.restricted:  # kube-system enforces no level; the add-on namespaces the tree creates do
         for template in pod_templates(objects):
             forbidden = evaluate("restricted", PSS_VERSION, template.metadata, template.spec)
             if forbidden:
                 name = f"{template.owner.get('kind')}/{(template.owner.get('metadata') or {}).get('name')}"
                 yield ("E724", f"{name} violates PodSecurity \"restricted:{PSS_VERSION}\": " + ", ".join(map(str, forbidden)),
-                       "Traefik's namespace enforces the restricted level", ("ingress",), "error")
+                       f"namespace {release.namespace} enforces the restricted level", checked.loc, "error")
     assert result.chart is not None
-    yield from _unread(release, result, renderer)
+    yield from _unread(checked, result, renderer)
+
+
+def _on_core_pool(core: NodePool, objects: list[Obj], loc: tuple[str | int, ...]) -> Iterator[Finding]:
+    """Each controller's pods select the core pool's labels and tolerate its taints (a
+    DaemonSet's run on every node, as a node agent must)."""
+    for template in pod_templates(objects):
+        if template.owner.get("kind") == "DaemonSet":
+            continue
+        name = f"{template.owner.get('kind')}/{(template.owner.get('metadata') or {}).get('name')}"
+        selector = template.spec.get("nodeSelector") or {}
+        missing = sorted(f"{k}={v}" for k, v in core.labels.items() if selector.get(k) != v)
+        if missing:
+            yield ("E732", f"{name} does not select the core pool ({', '.join(missing)} missing from its nodeSelector)",
+                   "the chart no longer reads the placement values the tree writes: check its values", loc, "error")
+        tolerations = [t for t in template.spec.get("tolerations") or [] if isinstance(t, dict)]
+        for taint in core.taints:
+            if not any(_tolerates(t, taint.key, taint.value, taint.effect) for t in tolerations):
+                yield ("E732", f"{name} does not tolerate the core pool's taint {taint.key}:{taint.effect}",
+                       "the chart no longer reads the placement values the tree writes: check its values", loc, "error")
+
+
+def _tolerates(toleration: Obj, key: str, value: str, effect: str) -> bool:
+    if toleration.get("key") not in (None, "", key) or toleration.get("effect") not in (None, "", effect):
+        return False
+    if toleration.get("operator") == "Exists":
+        return True
+    return toleration.get("key") == key and str(toleration.get("value") or "") == value
+
+
+def _specific(env: Resolved, checked: Checked, objects: list[Obj]) -> Iterator[Finding]:
+    """What the tree relies on each chart for."""
+    kinds = {(o.get("kind"), (o.get("metadata") or {}).get("name")) for o in objects}
+    if checked.name == "aws-efs-csi-driver" and ("CSIDriver", "efs.csi.aws.com") not in kinds:
+        yield ("E732", "the chart creates no CSIDriver efs.csi.aws.com, which the tree leaves to it",
+               "EFS volumes would not mount: use a driver chart that creates it, or provided: true", checked.loc, "error")
+    if checked.name == "cert-manager":
+        for crd in ("certificates.cert-manager.io", "clusterissuers.cert-manager.io"):
+            if ("CustomResourceDefinition", crd) not in kinds:
+                yield ("E732", f"the chart installs no CRD {crd}, which the platform layer's objects need",
+                       "the chart no longer reads crds.enabled: check its values", checked.loc, "error")
+    role = {"cert-manager": env.ingress.cert_manager.role_arn if env.ingress and env.ingress.cert_manager else None,
+            "ack-rds-controller": env.rds_controller.role_arn}.get(checked.name)
+    if role is not None:
+        accounts = [o for o in objects if o.get("kind") == "ServiceAccount"
+                    and ((o.get("metadata") or {}).get("annotations") or {}).get(addons.IRSA_ROLE) == role]
+        if not accounts:
+            yield ("E732", f"no service account of the chart is annotated with the IAM role {role}",
+                   "the chart no longer reads serviceAccount.annotations: check its values", (*checked.loc, "roleArn"), "error")
 
 
 def _entry_points(env: Resolved, objects: list[Obj], stage_objects: list[Obj]) -> Iterator[Finding]:
@@ -127,13 +220,14 @@ def _acme_claim(env: Resolved, objects: list[Obj]) -> Iterator[Finding]:
                ("ingress", "certResolvers"), "error")
 
 
-def _unread(release: Release, result: Rendered, renderer: Renderer) -> Iterator[Finding]:
+def _unread(checked: Checked, result: Rendered, renderer: Renderer) -> Iterator[Finding]:
     """Each top-level value the tree writes, dropped, changes what the chart renders."""
     assert result.chart is not None
+    release = checked.release
     baseline = json.dumps(result.objects, sort_keys=True)
     for key in sorted(release.values):
         without = {k: v for k, v in release.values.items() if k != key}
         probe = renderer.render_with(release, result.chart, without)
         if not probe.error and json.dumps(probe.objects, sort_keys=True) == baseline:
-            yield ("E728", f"values key {key!r} of Traefik changes nothing the chart renders",
-                   f"chart {release.chart} does not read it: report it (govstack-gen writes it)", ("ingress",), "error")
+            yield ("E728", f"values key {key!r} changes nothing the chart renders",
+                   f"chart {release.chart} does not read it: report it (govstack-gen writes it)", checked.loc, "error")

@@ -39,7 +39,7 @@ def check_charts(resolved: Resolved, locator: BlockLocator, built: dict[str, lis
     must come from (render --mirror)."""
     blocks = {b.id: b for b in resolved.blocks}
     found = [(release, fences(objects)) for stage, objects in built.items()
-             for release in releases(stage, resolved.gitops.engine, objects)]
+             for release in releases(stage, resolved.gitops.engine, objects) if release.block in blocks]
     rendered = renderer.render_all(release for release, _ in found)
     report = ChartReport()
     findings: dict[Finding, list[str]] = {}
@@ -54,7 +54,7 @@ def check_charts(resolved: Resolved, locator: BlockLocator, built: dict[str, lis
     for ((release, _), result), release_findings in zip(zip(found, rendered, strict=True), checked, strict=True):
         for finding in release_findings:
             findings.setdefault(finding, []).append(release.stage)
-        if result.objects and release.block in blocks:  # the add-ons' are counted by their own check
+        if result.objects:  # the add-ons' are rendered and counted by their own check
             report.releases += 1
             report.objects += len(result.objects)
     stages = [s.name for s in resolved.stages]

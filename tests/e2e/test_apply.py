@@ -15,6 +15,7 @@ from controlplane import ROOT, APIServer
 
 from govstack_gen.cli import main
 from govstack_gen.pipeline import load_and_resolve
+from govstack_gen.render.addons import addon_releases
 from govstack_gen.render.targets import render_files
 
 pytestmark = pytest.mark.e2e
@@ -98,8 +99,11 @@ def _apply_argocd_stage(api: APIServer, env: Any, stage: str, root: Path) -> lis
     api.apply(addons)
     api.apply(platform)
     apps = {o["metadata"]["name"]: o for o in entry if o["kind"] == "Application"}
-    # The add-ons folder's Application, and the Traefik chart's where Traefik is ours (its namespace is ours).
-    layers = ({"addons"} | ({"traefik"} if any(o["kind"] == "Namespace" for o in addons) else set())) if addons else set()
+    # The add-ons folder's Application, and one per chart of the add-ons layer (Traefik where it
+    # is ours, cert-manager, the EFS CSI driver): each an Application of the add-ons project.
+    charts = {name for name, app in apps.items() if app["spec"]["project"] == "addons" and "chart" in app["spec"]["source"]}
+    assert charts == {r.name for r in addon_releases(env)}
+    layers = {"addons", *charts} if addons else set()
     assert set(apps) == {"root", "platform", *layers, *(b.id for b in env.blocks)}
     if addons:  # the add-ons' waves come before the platform's
         platform_wave = int(apps["platform"]["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"])
@@ -108,7 +112,7 @@ def _apply_argocd_stage(api: APIServer, env: Any, stage: str, root: Path) -> lis
 
 
 def _addons(root: Path) -> list[dict[str, Any]]:
-    """The add-ons layer's objects (Traefik's configuration or namespace, its ACME volume)."""
+    """The add-ons layer's objects (Traefik's configuration, the add-ons' namespaces, the ACME volume)."""
     return ordered(kustomize(root / "addons")) if (root / "addons").is_dir() else []
 
 
