@@ -36,7 +36,8 @@ from govstack_gen.spec.storage import TRAEFIK, Placement, placements, storage_cl
 from govstack_gen.spec.tenancy import ingress_namespace
 from govstack_gen.spec.types import values_path
 
-__all__ = ["Block", "Resolved", "ResolvedStage", "ResolvedVolume", "StageDelta", "Written", "deep_merge", "depths", "resolve"]
+__all__ = ["Block", "Resolved", "ResolvedStage", "ResolvedVolume", "StageDelta", "Written", "deep_merge", "depths",
+           "repo_source_kind", "resolve"]
 
 SourceKind = Literal["HelmRepository", "OCIRepository", "GitRepository"]
 
@@ -109,9 +110,12 @@ class Block:
 
     @property
     def source_kind(self) -> SourceKind:
-        if isinstance(self.chart, GitChart):
-            return "GitRepository"
-        return "OCIRepository" if self.chart.repo.startswith("oci://") else "HelmRepository"
+        return "GitRepository" if isinstance(self.chart, GitChart) else repo_source_kind(self.chart)
+
+
+def repo_source_kind(chart: RepoChart) -> SourceKind:
+    """The Flux source of a chart from a repository: OCI registries have their own kind."""
+    return "OCIRepository" if chart.repo.startswith("oci://") else "HelmRepository"
 
 
 @dataclass(frozen=True)

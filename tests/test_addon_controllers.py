@@ -9,16 +9,15 @@ from __future__ import annotations
 import copy
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from test_addons import KUBE_VERSION, render, validate_charts
+from test_addons import helm_template, render, validate_charts
 from test_podsecurity import upstream
 
-from helpers import CASES, ROOT, SHARED, helm_binary, validate_object
+from helpers import CASES, ROOT, SHARED, validate_object
 
 PLATFORM_CHARTS = SHARED / "charts/platform"
 CERT_MANAGER = PLATFORM_CHARTS / "cert-manager-v1.21.1/cert-manager"
@@ -27,16 +26,6 @@ RDS_CONTROLLER = PLATFORM_CHARTS / "rds-chart-1.11.1/rds-chart"
 EKS = ROOT / "examples/sandbox-eks/environment.yaml"
 EKS_RDS = CASES / "valid/eks-rds/environment.yaml"
 PSS = ("restricted", "v1.33")
-
-
-def helm_template(chart: Path, name: str, namespace: str, values: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
-    """The chart as helm-controller would install it: release `name` in `namespace`."""
-    values_file = tmp_path / "values.yaml"
-    values_file.write_text(yaml.safe_dump(values))
-    result = subprocess.run([helm_binary(), "template", name, str(chart), "--namespace", namespace, "--values", str(values_file),
-                             "--kube-version", KUBE_VERSION], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    return [o for o in yaml.safe_load_all(result.stdout) if o]
 
 
 def spec_of(path: Path) -> dict[str, Any]:
@@ -99,7 +88,7 @@ def test_efs_driver_is_installed_with_its_csi_driver_and_its_controller_on_the_c
     assert not [o for o in objects if o["kind"] == "CSIDriver"]  # the chart's, never a second of ours
     driver = release(tree, "aws-efs-csi-driver")
     assert driver["spec"]["targetNamespace"] == "kube-system"
-    chart = helm_template(EFS_DRIVER, "aws-efs-csi-driver", "kube-system", driver["spec"]["values"], tmp_path)
+    chart = helm_template(EFS_DRIVER, "kube-system", driver["spec"]["values"], tmp_path, "aws-efs-csi-driver")
     csi_names = {o["metadata"]["name"] for o in chart if o["kind"] == "CSIDriver"}
     efs_volumes = [o for o in objects if o["kind"] == "PersistentVolume" and "csi" in o["spec"]]
     assert efs_volumes and {v["spec"]["csi"]["driver"] for v in efs_volumes} <= csi_names
@@ -132,7 +121,7 @@ def test_ack_rds_controller_runs_as_the_spec_role_in_its_region_on_the_core_pool
     assert source["spec"]["ref"] == {"tag": "1.11.1"}
     [namespace] = tree["addons/namespace-ack-system.yaml"]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    chart = helm_template(RDS_CONTROLLER, "ack-rds-controller", "ack-system", controller["spec"]["values"], tmp_path)
+    chart = helm_template(RDS_CONTROLLER, "ack-system", controller["spec"]["values"], tmp_path, "ack-rds-controller")
     [account] = [o for o in chart if o["kind"] == "ServiceAccount"]
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == spec["platform"]["rdsController"]["roleArn"]
     found = pods(chart, "Deployment")
@@ -160,7 +149,7 @@ def test_no_ack_controller_without_an_rds_database(tmp_path: Path) -> None:
 def test_cert_manager_installs_its_crds_and_runs_restricted_on_the_core_pool(tmp_path: Path) -> None:
     spec, tree = spec_of(EKS), render(EKS, tmp_path / "out")
     manager = release(tree, "cert-manager")
-    chart = helm_template(CERT_MANAGER, "cert-manager", "cert-manager", manager["spec"]["values"], tmp_path)
+    chart = helm_template(CERT_MANAGER, "cert-manager", manager["spec"]["values"], tmp_path, "cert-manager")
     crds = {o["metadata"]["name"] for o in chart if o["kind"] == "CustomResourceDefinition"}
     # Every kind of cert-manager's the tree renders has its CRD in the chart's output.
     used = {(o["kind"], o["apiVersion"]) for o in objects_of(tree) if o["apiVersion"].startswith("cert-manager.io/")}
@@ -212,11 +201,11 @@ def test_every_namespace_with_tls_secret_routes_gets_a_certificate_of_exactly_th
 def test_every_value_we_write_changes_what_the_add_on_chart_renders(chart: Path, name: str, namespace: str, spec_path: Path,
                                                                     tmp_path: Path) -> None:
     values = release(render(spec_path, tmp_path / "out"), name)["spec"]["values"]
-    baseline = helm_template(chart, name, namespace, values, tmp_path)
+    baseline = helm_template(chart, namespace, values, tmp_path, name)
     assert values
     for key in values:
         without = {k: v for k, v in values.items() if k != key}
-        assert helm_template(chart, name, namespace, without, tmp_path) != baseline, f"{key} changes nothing"
+        assert helm_template(chart, namespace, without, tmp_path, name) != baseline, f"{key} changes nothing"
 
 
 # -- the worker pool's Karpenter NodePool ----------------------------------------------------------

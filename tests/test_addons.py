@@ -27,10 +27,12 @@ def render(spec: Path, out: Path) -> dict[str, Any]:
     return {rel: list(yaml.safe_load_all(content)) for rel, content in read_tree(out).items() if rel.endswith(".yaml")}
 
 
-def helm_template(chart: Path, namespace: str, values: dict[str, Any], tmp_path: Path) -> list[dict[str, Any]]:
+def helm_template(chart: Path, namespace: str, values: dict[str, Any], tmp_path: Path,
+                  name: str = "traefik") -> list[dict[str, Any]]:
+    """The chart as helm-controller would install it: release `name` in `namespace`."""
     values_file = tmp_path / "values.yaml"
     values_file.write_text(yaml.safe_dump(values))
-    result = subprocess.run([helm_binary(), "template", "traefik", str(chart), "--namespace", namespace, "--values", str(values_file),
+    result = subprocess.run([helm_binary(), "template", name, str(chart), "--namespace", namespace, "--values", str(values_file),
                              "--kube-version", KUBE_VERSION], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     return [o for o in yaml.safe_load_all(result.stdout) if o]

@@ -18,7 +18,7 @@ layer too (its controller is the cluster's).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from govstack_gen.render import k8s, storage, tenancy
@@ -49,7 +49,8 @@ WEBHOOKS = ({"group": "admissionregistration.k8s.io", "kind": "MutatingWebhookCo
 @dataclass(frozen=True)
 class AddonRelease:
     """A chart of the add-ons layer as installed: its release (and object) name, the namespace
-    it installs into, the chart and the values, and where the spec configures it."""
+    it installs into, the chart and the values, and what the spec says of it: where it is
+    configured (and its chart, for diagnostics), the IAM role its service account takes."""
 
     name: str
     namespace: str
@@ -57,7 +58,9 @@ class AddonRelease:
     values: dict[str, Any]
     loc: tuple[str | int, ...]
     cluster_kinds: tuple[dict[str, str], ...] = ()
-    own_namespace: bool = field(default=True)  # govstack-gen renders its Namespace (restricted)
+    own_namespace: bool = True  # govstack-gen renders its Namespace (restricted)
+    chart_loc: tuple[str | int, ...] | None = None  # the spec's chart setting; None: the default chart
+    role_arn: str | None = None
 
 
 def traefik_rendered(env: Resolved) -> bool:
@@ -84,24 +87,34 @@ def has_addons(env: Resolved) -> bool:
 def addon_releases(env: Resolved) -> list[AddonRelease]:
     """The charts of the add-ons layer that govstack-gen installs, by name."""
     out = []
-    ingress = env.ingress
-    if ingress is not None and cert_manager_used(env) and ingress.cert_manager and not ingress.cert_manager.provided:
-        out.append(AddonRelease("cert-manager", CERT_MANAGER_NAMESPACE,
-                                ingress.cert_manager.chart or RepoChart.model_validate(CERT_MANAGER_CHART),
-                                cert_manager_values(env), ("ingress", "certManager"), (CRD, *CLUSTER_RBAC, *WEBHOOKS)))
-    if efs_driver_used(env) and not env.efs_csi_driver.provided:
-        out.append(AddonRelease("aws-efs-csi-driver", EFS_NAMESPACE, env.efs_csi_driver.chart or RepoChart.model_validate(EFS_CSI_CHART),
-                                efs_driver_values(env), _efs_loc(env),
-                                ({"group": "storage.k8s.io", "kind": "CSIDriver"}, *CLUSTER_RBAC), own_namespace=False))
-    if rds_controller_used(env) and not env.rds_controller.provided:
-        out.append(AddonRelease("ack-rds-controller", ACK_NAMESPACE, env.rds_controller.chart or RepoChart.model_validate(RDS_CHART),
-                                rds_controller_values(env),
-                                ("platform", "rdsController") if env.rds_controller.model_fields_set else ("platform",),
-                                (CRD, *CLUSTER_RBAC)))
+    manager = env.ingress.cert_manager if env.ingress is not None else None
+    if manager is not None and cert_manager_used(env) and not manager.provided:
+        loc: tuple[str | int, ...] = ("ingress", "certManager")
+        out.append(AddonRelease("cert-manager", CERT_MANAGER_NAMESPACE, manager.chart or RepoChart.model_validate(CERT_MANAGER_CHART),
+                                cert_manager_values(env), loc, (CRD, *CLUSTER_RBAC, *WEBHOOKS),
+                                chart_loc=_chart_loc(loc, manager.chart), role_arn=manager.role_arn))
+    driver = env.efs_csi_driver
+    if efs_driver_used(env) and not driver.provided:
+        loc = _efs_loc(env)
+        out.append(AddonRelease("aws-efs-csi-driver", EFS_NAMESPACE, driver.chart or RepoChart.model_validate(EFS_CSI_CHART),
+                                efs_driver_values(env), loc, ({"group": "storage.k8s.io", "kind": "CSIDriver"}, *CLUSTER_RBAC),
+                                own_namespace=False, chart_loc=_chart_loc(loc, driver.chart)))
+    controller = env.rds_controller
+    if rds_controller_used(env) and not controller.provided:
+        loc = ("platform", "rdsController") if controller.model_fields_set else ("platform",)
+        out.append(AddonRelease("ack-rds-controller", ACK_NAMESPACE, controller.chart or RepoChart.model_validate(RDS_CHART),
+                                rds_controller_values(env), loc, (CRD, *CLUSTER_RBAC),
+                                chart_loc=_chart_loc(loc, controller.chart), role_arn=controller.role_arn))
     if traefik_rendered(env) and not bundled_traefik(env):
-        out.append(AddonRelease("traefik", env.ingress_namespace, traefik_chart(env), traefik_values(env), ("ingress", "traefik"),
-                                (CRD, *CLUSTER_RBAC, {"group": "networking.k8s.io", "kind": "IngressClass"})))
+        assert env.ingress is not None
+        out.append(AddonRelease("traefik", env.ingress_namespace, traefik_chart(env), traefik_values(env), ("ingress",),
+                                (CRD, *CLUSTER_RBAC, {"group": "networking.k8s.io", "kind": "IngressClass"}),
+                                chart_loc=_chart_loc(("ingress", "traefik"), env.ingress.traefik.chart)))
     return sorted(out, key=lambda r: r.name)
+
+
+def _chart_loc(loc: tuple[str | int, ...], chart: RepoChart | None) -> tuple[str | int, ...] | None:
+    return (*loc, "chart") if chart is not None else None
 
 
 def _efs_loc(env: Resolved) -> tuple[str | int, ...]:
@@ -213,9 +226,6 @@ def _helm_chart_config(env: Resolved) -> dict[str, Any]:
 
 
 def _namespace(env: Resolved, name: str) -> dict[str, Any]:
-    object_labels = k8s.labels(env)
-    for mode in ("enforce", "audit", "warn"):
-        object_labels[f"pod-security.kubernetes.io/{mode}"] = "restricted"
-        object_labels[f"pod-security.kubernetes.io/{mode}-version"] = k8s.PSS_VERSION
+    object_labels = k8s.labels(env) | k8s.pod_security_labels("restricted")
     return {"apiVersion": "v1", "kind": "Namespace",
             "metadata": k8s.metadata(name, None, object_labels, k8s.protected(env))}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from govstack_gen.render import addons, k8s
+from govstack_gen.render import addons, ingress, k8s
 from govstack_gen.resolve import Block, Resolved, ResolvedStage
 
 __all__ = ["CERT_MANAGER_API", "ISSUER", "certificate", "cluster_issuer", "tls_secret_hosts"]
@@ -34,8 +34,7 @@ def cluster_issuer(env: Resolved) -> dict[str, Any] | None:
 
 def tls_secret_hosts(env: Resolved, stage: ResolvedStage, block: Block) -> list[str]:
     """The hosts of the building block's routes in the stage served with tlsSecret (not a resolver)."""
-    default = env.ingress.cert_resolver if env.ingress else None
-    return sorted({f"{block.spec.route_host(r)}.{stage.domain}" for r in block.spec.routes if not (r.cert_resolver or default)})
+    return sorted({ingress.route_fqdn(stage, block, r) for r in block.spec.routes if ingress.route_resolver(env, r) is None})
 
 
 def certificate(env: Resolved, stage: ResolvedStage, block: Block) -> dict[str, Any] | None:

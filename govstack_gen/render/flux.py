@@ -16,8 +16,8 @@ from govstack_gen.render.databases import database_objects, values_from
 from govstack_gen.render.kustomize import kustomization
 from govstack_gen.render.platform import Tree, folder, platform, platform_cluster, platform_stage
 from govstack_gen.render.secrets import decryption, secrets_layer_name, sops_blocks
-from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta
-from govstack_gen.spec.model import GitChart
+from govstack_gen.resolve import Block, Resolved, ResolvedStage, StageDelta, repo_source_kind
+from govstack_gen.spec.model import GitChart, RepoChart
 from govstack_gen.spec.types import is_commit
 
 __all__ = ["render_flux"]
@@ -70,17 +70,11 @@ def _addon_release(env: Resolved, release: addons.AddonRelease) -> list[dict[str
     own namespace, under the lockdown's --default-service-account); it installs into the add-on's
     namespace and keeps its record there."""
     chart, labels = release.chart, k8s.labels(env)
-    oci = chart.repo.startswith("oci://")
-    source_spec: dict[str, Any] = {"interval": SOURCE_INTERVAL}
-    if oci:  # one OCIRepository per chart artifact, as for building blocks
-        source_spec |= {"url": f"{chart.repo}/{chart.name}", "ref": {"tag": chart.version}, "layerSelector": dict(HELM_CHART_LAYER)}
-    else:
-        source_spec["url"] = chart.repo
-    kind = "OCIRepository" if oci else "HelmRepository"
+    kind = repo_source_kind(chart)
     source = {"apiVersion": SOURCE_API, "kind": kind, "metadata": k8s.metadata(release.name, FLUX_NAMESPACE, labels),
-              "spec": source_spec}
+              "spec": {"interval": SOURCE_INTERVAL, **_repo_source(chart)}}
     source_ref = {"kind": kind, "name": release.name}
-    chart_spec = ({"chartRef": source_ref} if oci else
+    chart_spec = ({"chartRef": source_ref} if kind == "OCIRepository" else
                   {"chart": {"spec": {"chart": chart.name, "version": chart.version, "interval": env.gitops.interval,
                                       "sourceRef": source_ref}}})
     helm_release = {
@@ -118,17 +112,22 @@ def _source(env: Resolved, block: Block) -> dict[str, Any]:
         spec |= {"url": chart.git, "ref": git_ref(chart.version)}
         if chart.secret_ref is not None:
             spec["secretRef"] = {"name": chart.secret_ref}
-    elif block.source_kind == "OCIRepository":
-        # One OCIRepository per chart artifact; the HelmRelease points at it with chartRef.
-        spec |= {"url": f"{chart.repo}/{chart.name}", "ref": {"tag": chart.version}, "layerSelector": dict(HELM_CHART_LAYER)}
     else:
-        spec["url"] = chart.repo
+        spec |= _repo_source(chart)
     return {
         "apiVersion": SOURCE_API,
         "kind": block.source_kind,
         "metadata": k8s.metadata(block.id, block.namespace, k8s.labels(env, block.id)),
         "spec": spec,
     }
+
+
+def _repo_source(chart: RepoChart) -> dict[str, Any]:
+    """Where a source finds a chart of a repository: one OCIRepository per chart artifact (the
+    HelmRelease points at it with chartRef), or the Helm repository's index."""
+    if repo_source_kind(chart) == "OCIRepository":
+        return {"url": f"{chart.repo}/{chart.name}", "ref": {"tag": chart.version}, "layerSelector": dict(HELM_CHART_LAYER)}
+    return {"url": chart.repo}
 
 
 def _chart(env: Resolved, block: Block) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from govstack_gen.render import k8s
 from govstack_gen.resolve import Block, Resolved, ResolvedStage
 from govstack_gen.spec.model import Middleware, Route
 
-__all__ = ["routes"]
+__all__ = ["route_fqdn", "route_resolver", "routes"]
 
 TRAEFIK_API = "traefik.io/v1alpha1"
 HSTS_SECONDS = 31536000  # one year
@@ -68,15 +68,25 @@ def _middleware(env: Resolved, block: Block, name: str, spec: dict[str, Any]) ->
             "metadata": k8s.metadata(name, block.namespace, k8s.labels(env, block.id)), "spec": spec}
 
 
+def route_fqdn(stage: ResolvedStage, block: Block, route: Route) -> str:
+    """The route's host in the stage."""
+    return f"{block.spec.route_host(route)}.{stage.domain}"
+
+
+def route_resolver(env: Resolved, route: Route) -> str | None:
+    """The cert resolver of the route's certificate (None: ingress.tlsSecret serves it)."""
+    return route.cert_resolver or (env.ingress.cert_resolver if env.ingress else None)
+
+
 def _http_route(env: Resolved, stage: ResolvedStage, block: Block, route: Route) -> list[dict[str, Any]]:
-    host = f"{block.spec.route_host(route)}.{stage.domain}"
+    host = route_fqdn(stage, block, route)
     match = f"Host(`{host}`)" + (f" && PathPrefix(`{route.path}`)" if route.path != "/" else "")
     service = [{"name": route.service, "port": route.port}]
     rule: dict[str, Any] = {"kind": "Rule", "match": match}
     if route.priority is not None:
         rule["priority"] = route.priority
     secure = {**rule, "middlewares": [{"name": n} for n in ["security-headers", *route.middlewares]], "services": service}
-    resolver = route.cert_resolver or (env.ingress.cert_resolver if env.ingress else None)
+    resolver = route_resolver(env, route)
     tls = {"certResolver": resolver} if resolver else {"secretName": env.ingress.tls_secret if env.ingress else ""}
     labels = k8s.labels(env, block.id, stage.name)
     return [

@@ -9,7 +9,8 @@ from govstack_gen.resolve import Block, Resolved
 from govstack_gen.spec.types import parse_quantity
 
 __all__ = [
-    "INFLUENCED_BY", "PRUNE_DISABLED", "PSS_VERSION", "influenced", "labels", "limit_range", "metadata", "namespace", "protected",
+    "INFLUENCED_BY", "PRUNE_DISABLED", "PSS_VERSION", "influenced", "labels", "limit_range", "metadata", "namespace", "pod_security_labels",
+    "protected",
     "resource_quota",
 ]
 
@@ -65,14 +66,21 @@ def metadata(name: str, namespace: str | None, object_labels: dict[str, str],
 PSS_VERSION = "v1.33"
 
 
+def pod_security_labels(enforce: str) -> dict[str, str]:
+    """Pod Security Admission labels: `enforce` enforced, restricted audited and warned about."""
+    out = {}
+    for mode, value in (("enforce", enforce), ("audit", "restricted"), ("warn", "restricted")):
+        out[f"pod-security.kubernetes.io/{mode}"] = value
+        out[f"pod-security.kubernetes.io/{mode}-version"] = PSS_VERSION
+    return out
+
+
 def namespace(env: Resolved, block: Block) -> dict[str, Any]:
     level = block.spec.pod_security.level
     object_labels = labels(env, block.id)
     if block.spec.owner:
         object_labels["govstack.dev/team"] = block.spec.owner
-    for mode, value in (("enforce", level), ("audit", "restricted"), ("warn", "restricted")):
-        object_labels[f"pod-security.kubernetes.io/{mode}"] = value
-        object_labels[f"pod-security.kubernetes.io/{mode}-version"] = PSS_VERSION
+    object_labels |= pod_security_labels(level)
     annotations = protected(env)
     if level != "restricted":
         annotations["govstack.dev/pod-security-reason"] = block.spec.pod_security.reason.strip()

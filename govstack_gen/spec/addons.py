@@ -4,6 +4,8 @@ from the spec (an IAM role, an issuer's solver, EKS for Karpenter) is there."""
 
 from __future__ import annotations
 
+from pydantic.alias_generators import to_camel
+
 from govstack_gen.errors import Diagnostic
 from govstack_gen.spec.load import SpecDocument
 from govstack_gen.spec.model import AddOn, EfsBackend, Environment
@@ -24,14 +26,9 @@ def _provided_with(doc: SpecDocument, addon: AddOn, loc: Loc, name: str, fields:
     """A provided add-on with settings only an installed one reads."""
     if not addon.provided:
         return []
-    return [doc.diagnostic((*loc, _camel(f)), "E619", f"{name} is provided by the cluster, but its {_camel(f)} is set",
-                           f"nothing is installed when {name} is provided: remove {_camel(f)} (or provided)")
+    return [doc.diagnostic((*loc, to_camel(f)), "E619", f"{name} is provided by the cluster, but its {to_camel(f)} is set",
+                           f"nothing is installed when {name} is provided: remove {to_camel(f)} (or provided)")
             for f in fields if getattr(addon, f) is not None]
-
-
-def _camel(field: str) -> str:
-    head, *rest = field.split("_")
-    return head + "".join(p.title() for p in rest)
 
 
 def _efs_driver(env: Environment, doc: SpecDocument) -> list[Diagnostic]:

@@ -30,7 +30,7 @@ from govstack_gen.validation.charts import ChartRef
 from govstack_gen.validation.podsecurity import evaluate
 from govstack_gen.validation.releases import Release, releases
 
-__all__ = ["K3S_TRAEFIK", "Checked", "addon_checked", "check_addon_charts", "traefik_release"]
+__all__ = ["K3S_TRAEFIK", "Checked", "addon_checked", "bundled_traefik_release", "check_addon_charts"]
 
 Obj = dict[str, Any]
 # What k3s bundles, as k3s-io/k3s-charts packages it: the chart the HelmChartConfig's values are
@@ -38,20 +38,19 @@ Obj = dict[str, Any]
 K3S_TRAEFIK = ChartRef("https://k3s.io/k3s-charts", "traefik", "39.0.701+up39.0.7")
 
 
-def traefik_release(env: Resolved, stage: str, objects: list[Obj]) -> Release | None:
-    """The Helm release of Traefik among a stage's built objects, as it would be installed."""
-    if not addons.has_addons(env):
+def bundled_traefik_release(env: Resolved, stage: str, objects: list[Obj]) -> Release | None:
+    """k3s's bundled Traefik as it would be installed: the HelmChartConfig's values over k3s's
+    packaging of the chart (None where Traefik is not k3s's)."""
+    if not (addons.traefik_rendered(env) and addons.bundled_traefik(env)):
         return None
-    if addons.bundled_traefik(env):
-        from ruamel.yaml import YAML
+    from ruamel.yaml import YAML
 
-        config = next((o for o in objects if o.get("kind") == "HelmChartConfig"
-                       and (o.get("metadata") or {}).get("name") == "traefik"), None)
-        if config is None:
-            return None
-        values = YAML(typ="safe").load(str((config.get("spec") or {}).get("valuesContent") or "")) or {}
-        return Release(stage, env.gitops.engine, "traefik", "traefik", addons.K3S_TRAEFIK_NAMESPACE, K3S_TRAEFIK, values)
-    return next((r for r in releases(stage, env.gitops.engine, objects) if r.block == "traefik" and r.name == "traefik"), None)
+    config = next((o for o in objects if o.get("kind") == "HelmChartConfig"
+                   and (o.get("metadata") or {}).get("name") == "traefik"), None)
+    if config is None:
+        return None
+    values = YAML(typ="safe").load(str((config.get("spec") or {}).get("valuesContent") or "")) or {}
+    return Release(stage, env.gitops.engine, "traefik", "traefik", addons.K3S_TRAEFIK_NAMESPACE, K3S_TRAEFIK, values)
 
 
 @dataclass(frozen=True)
@@ -60,23 +59,20 @@ class Checked:
 
     stage: str
     release: Release
-    name: str  # traefik, cert-manager, aws-efs-csi-driver, ack-rds-controller
-    loc: tuple[str | int, ...]  # where the spec configures it
-    restricted: bool  # its namespace is the tree's, at the restricted level
+    spec: addons.AddonRelease
 
 
 def addon_checked(env: Resolved, built: dict[str, list[Obj]]) -> list[Checked]:
     """Every add-on release of every stage, as it would be installed."""
-    rendered = {r.name: r for r in addons.addon_releases(env)}
+    specs = {r.name: r for r in addons.addon_releases(env)}
     out = []
     for stage, objects in built.items():
-        traefik = traefik_release(env, stage, objects)
-        if traefik is not None:
-            out.append(Checked(stage, traefik, "traefik", ("ingress",), not addons.bundled_traefik(env)))
-        for release in releases(stage, env.gitops.engine, objects):
-            spec = rendered.get(release.name)
-            if spec is not None and spec.name != "traefik" and release.block == spec.name:
-                out.append(Checked(stage, release, spec.name, spec.loc, spec.own_namespace))
+        bundled = bundled_traefik_release(env, stage, objects)
+        if bundled is not None:  # kube-system is not the tree's: no Pod Security level of ours there
+            out.append(Checked(stage, bundled, addons.AddonRelease("traefik", bundled.namespace, addons.traefik_chart(env),
+                                                                   bundled.values, ("ingress",), own_namespace=False)))
+        out += [Checked(stage, r, specs[r.name]) for r in releases(stage, env.gitops.engine, objects)
+                if r.name in specs and r.block == r.name]
     return out
 
 
@@ -89,7 +85,7 @@ def check_addon_charts(env: Resolved, locator: BlockLocator, built: dict[str, li
     for checked, result in zip(found, renderer.render_all(c.release for c in found), strict=True):
         rendered_count += bool(result.objects)
         for code, message, hint, loc, severity in _check(env, checked, result, built[checked.stage], renderer):
-            findings.setdefault((checked.name, code, message, hint, loc, severity), []).append(checked.stage)
+            findings.setdefault((checked.spec.name, code, message, hint, loc, severity), []).append(checked.stage)
     stages = [s.name for s in env.stages]
     out = []
     for (name, code, message, hint, loc, severity), where in findings.items():
@@ -102,41 +98,31 @@ def check_addon_charts(env: Resolved, locator: BlockLocator, built: dict[str, li
 Finding = tuple[str, str, str, tuple[str | int, ...], str]  # code, message, hint, spec path, severity
 
 
-def _chart_loc(env: Resolved, checked: Checked) -> tuple[str | int, ...]:
-    """The spec's chart of the add-on when it names one, else where the add-on is configured."""
-    parent = checked.loc
-    if checked.name == "traefik":
-        assert env.ingress is not None
-        return ("ingress", "traefik", "chart") if env.ingress.traefik.chart is not None else parent
-    chart = {"cert-manager": env.ingress.cert_manager.chart if env.ingress and env.ingress.cert_manager else None,
-             "aws-efs-csi-driver": env.efs_csi_driver.chart, "ack-rds-controller": env.rds_controller.chart}[checked.name]
-    return (*parent, "chart") if chart is not None else parent
-
-
 def _check(env: Resolved, checked: Checked, result: Rendered, stage_objects: list[Obj], renderer: Renderer) -> Iterator[Finding]:
-    release = checked.release
+    release, spec = checked.release, checked.spec
+    chart_loc = spec.chart_loc or spec.loc
     if result.missing:
         yield ("E720", f"chart {release.chart} not found: {result.missing}",
                "pass --chart-dir DIR with the add-on's chart folder or package (helm pull), or allow fetching",
-               _chart_loc(env, checked), "error")
+               chart_loc, "error")
         return
     if result.error:
         yield ("E722", f"helm cannot render chart {release.chart}: {' / '.join(result.error.splitlines()[:3])}",
-               "fix what the spec gives the add-on until `helm template` renders it", _chart_loc(env, checked), "error")
+               "fix what the spec gives the add-on until `helm template` renders it", chart_loc, "error")
         return
     objects = list(result.objects)
-    if checked.name == "traefik":
+    if spec.name == "traefik":
         yield from _entry_points(env, objects, stage_objects)
         yield from _acme_claim(env, objects)
-    yield from _on_core_pool(env.node_pools.core, objects, checked.loc)
-    yield from _specific(env, checked, objects)
-    if checked.restricted:  # kube-system enforces no level; the add-on namespaces the tree creates do
+    yield from _on_core_pool(env.node_pools.core, objects, spec.loc)
+    yield from _specific(spec, objects)
+    if spec.own_namespace:  # kube-system enforces no level; the add-on namespaces the tree creates do
         for template in pod_templates(objects):
             forbidden = evaluate("restricted", PSS_VERSION, template.metadata, template.spec)
             if forbidden:
                 name = f"{template.owner.get('kind')}/{(template.owner.get('metadata') or {}).get('name')}"
                 yield ("E724", f"{name} violates PodSecurity \"restricted:{PSS_VERSION}\": " + ", ".join(map(str, forbidden)),
-                       f"namespace {release.namespace} enforces the restricted level", checked.loc, "error")
+                       f"namespace {release.namespace} enforces the restricted level", spec.loc, "error")
     assert result.chart is not None
     yield from _unread(checked, result, renderer)
 
@@ -168,25 +154,23 @@ def _tolerates(toleration: Obj, key: str, value: str, effect: str) -> bool:
     return toleration.get("key") == key and str(toleration.get("value") or "") == value
 
 
-def _specific(env: Resolved, checked: Checked, objects: list[Obj]) -> Iterator[Finding]:
+def _specific(spec: addons.AddonRelease, objects: list[Obj]) -> Iterator[Finding]:
     """What the tree relies on each chart for."""
     kinds = {(o.get("kind"), (o.get("metadata") or {}).get("name")) for o in objects}
-    if checked.name == "aws-efs-csi-driver" and ("CSIDriver", "efs.csi.aws.com") not in kinds:
+    if spec.name == "aws-efs-csi-driver" and ("CSIDriver", "efs.csi.aws.com") not in kinds:
         yield ("E732", "the chart creates no CSIDriver efs.csi.aws.com, which the tree leaves to it",
-               "EFS volumes would not mount: use a driver chart that creates it, or provided: true", checked.loc, "error")
-    if checked.name == "cert-manager":
+               "EFS volumes would not mount: use a driver chart that creates it, or provided: true", spec.loc, "error")
+    if spec.name == "cert-manager":
         for crd in ("certificates.cert-manager.io", "clusterissuers.cert-manager.io"):
             if ("CustomResourceDefinition", crd) not in kinds:
                 yield ("E732", f"the chart installs no CRD {crd}, which the platform layer's objects need",
-                       "the chart no longer reads crds.enabled: check its values", checked.loc, "error")
-    role = {"cert-manager": env.ingress.cert_manager.role_arn if env.ingress and env.ingress.cert_manager else None,
-            "ack-rds-controller": env.rds_controller.role_arn}.get(checked.name)
-    if role is not None:
+                       "the chart no longer reads crds.enabled: check its values", spec.loc, "error")
+    if spec.role_arn is not None:
         accounts = [o for o in objects if o.get("kind") == "ServiceAccount"
-                    and ((o.get("metadata") or {}).get("annotations") or {}).get(addons.IRSA_ROLE) == role]
+                    and ((o.get("metadata") or {}).get("annotations") or {}).get(addons.IRSA_ROLE) == spec.role_arn]
         if not accounts:
-            yield ("E732", f"no service account of the chart is annotated with the IAM role {role}",
-                   "the chart no longer reads serviceAccount.annotations: check its values", (*checked.loc, "roleArn"), "error")
+            yield ("E732", f"no service account of the chart is annotated with the IAM role {spec.role_arn}",
+                   "the chart no longer reads serviceAccount.annotations: check its values", (*spec.loc, "roleArn"), "error")
 
 
 def _entry_points(env: Resolved, objects: list[Obj], stage_objects: list[Obj]) -> Iterator[Finding]:
@@ -230,4 +214,4 @@ def _unread(checked: Checked, result: Rendered, renderer: Renderer) -> Iterator[
         probe = renderer.render_with(release, result.chart, without)
         if not probe.error and json.dumps(probe.objects, sort_keys=True) == baseline:
             yield ("E728", f"values key {key!r} changes nothing the chart renders",
-                   f"chart {release.chart} does not read it: report it (govstack-gen writes it)", checked.loc, "error")
+                   f"chart {release.chart} does not read it: report it (govstack-gen writes it)", checked.spec.loc, "error")
