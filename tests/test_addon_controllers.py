@@ -1,6 +1,6 @@
 """The add-ons beyond Traefik against their real charts and CRDs (../shared/charts/platform,
 ../shared/crds): cert-manager with the Certificates of tlsSecret, the EFS CSI driver, the ACK RDS
-controller, and the Karpenter NodePool of the worker pool. What the tree writes is rendered with
+controller, the Karpenter NodePool of the worker pool and its controller. What the tree writes is rendered with
 `helm template` and read back from the chart's own objects; the oracles are the spec's text and
 the tree's other objects (routes, volumes, placement patches), never the values we wrote."""
 
@@ -23,6 +23,7 @@ PLATFORM_CHARTS = SHARED / "charts/platform"
 CERT_MANAGER = PLATFORM_CHARTS / "cert-manager-v1.21.1/cert-manager"
 EFS_DRIVER = PLATFORM_CHARTS / "aws-efs-csi-driver-4.4.1/aws-efs-csi-driver"
 RDS_CONTROLLER = PLATFORM_CHARTS / "rds-chart-1.11.1/rds-chart"
+KARPENTER = PLATFORM_CHARTS / "karpenter-1.14.1/karpenter"
 EKS = ROOT / "examples/sandbox-eks/environment.yaml"
 EKS_RDS = CASES / "valid/eks-rds/environment.yaml"
 PSS = ("restricted", "v1.33")
@@ -39,11 +40,19 @@ def objects_of(tree: dict[str, Any]) -> list[dict[str, Any]]:
             if o and "metadata" in o and not rel.endswith("kustomization.yaml")]
 
 
-def release(tree: dict[str, Any], name: str) -> dict[str, Any]:
-    [found] = tree[f"addons/helmrelease-{name}.yaml"]
+def release(tree: dict[str, Any], name: str, folder: str = "base") -> dict[str, Any]:
+    [found] = tree[f"addons/{folder}/helmrelease-{name}.yaml"]
     assert found["spec"]["targetNamespace"] == found["spec"]["storageNamespace"]
     release: dict[str, Any] = found
     return release
+
+
+def helm_output(chart: Path, namespace: str, values: dict[str, Any], tmp_path: Path, name: str) -> list[dict[str, Any]] | str:
+    """What helm renders, or its error."""
+    try:
+        return helm_template(chart, namespace, values, tmp_path, name)
+    except AssertionError as refused:  # helm_template asserts its exit status
+        return str(refused)
 
 
 def pods(objects: list[dict[str, Any]], *kinds: str) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -116,10 +125,10 @@ def test_a_provided_efs_driver_gets_nothing_of_ours(tmp_path: Path) -> None:
 def test_ack_rds_controller_runs_as_the_spec_role_in_its_region_on_the_core_pool(tmp_path: Path) -> None:
     spec, tree = spec_of(EKS_RDS), render(EKS_RDS, tmp_path / "out")
     controller = release(tree, "ack-rds-controller")
-    [source] = tree["addons/ocirepository-ack-rds-controller.yaml"]
+    [source] = tree["addons/base/ocirepository-ack-rds-controller.yaml"]
     assert source["spec"]["url"] == "oci://public.ecr.aws/aws-controllers-k8s/rds-chart"
     assert source["spec"]["ref"] == {"tag": "1.11.1"}
-    [namespace] = tree["addons/namespace-ack-system.yaml"]
+    [namespace] = tree["addons/base/namespace-ack-system.yaml"]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     chart = helm_template(RDS_CONTROLLER, "ack-system", controller["spec"]["values"], tmp_path, "ack-rds-controller")
     [account] = [o for o in chart if o["kind"] == "ServiceAccount"]
@@ -197,15 +206,18 @@ def test_every_namespace_with_tls_secret_routes_gets_a_certificate_of_exactly_th
     (CERT_MANAGER, "cert-manager", "cert-manager", EKS),
     (EFS_DRIVER, "aws-efs-csi-driver", "kube-system", EKS),
     (RDS_CONTROLLER, "ack-rds-controller", "ack-system", EKS_RDS),
-], ids=["cert-manager", "efs-csi-driver", "ack-rds-controller"])
+    (KARPENTER, "karpenter", "kube-system", EKS),
+], ids=["cert-manager", "efs-csi-driver", "ack-rds-controller", "karpenter"])
 def test_every_value_we_write_changes_what_the_add_on_chart_renders(chart: Path, name: str, namespace: str, spec_path: Path,
                                                                     tmp_path: Path) -> None:
-    values = release(render(spec_path, tmp_path / "out"), name)["spec"]["values"]
+    folder = "staging" if name == "karpenter" else "base"  # a release per stage's cluster
+    values = release(render(spec_path, tmp_path / "out"), name, folder)["spec"]["values"]
     baseline = helm_template(chart, namespace, values, tmp_path, name)
     assert values
     for key in values:
         without = {k: v for k, v in values.items() if k != key}
-        assert helm_template(chart, namespace, without, tmp_path, name) != baseline, f"{key} changes nothing"
+        # A chart that refuses to render without the key (Karpenter's settings.clusterName) reads it too.
+        assert helm_output(chart, namespace, without, tmp_path, name) != baseline, f"{key} changes nothing"
 
 
 # -- the worker pool's Karpenter NodePool ----------------------------------------------------------
@@ -258,6 +270,80 @@ def test_karpenter_crds_refuse_what_our_objects_must_not_be(tmp_path: Path) -> N
     broken_class = copy.deepcopy(node_class)
     del broken_class["spec"]["subnetSelectorTerms"]
     assert validate_object(broken_pool) and validate_object(broken_class)
+
+
+# -- the Karpenter controller ------------------------------------------------------------------------
+
+
+def expand(text: str, spec: dict[str, Any], stage: str) -> str:
+    """The spec's placeholders replaced as README says: the environment's name and the stage's."""
+    return text.replace("${environment}", spec["metadata"]["name"]).replace("${stage}", stage)
+
+
+def test_each_stage_installs_a_karpenter_controller_of_its_own_cluster(tmp_path: Path) -> None:
+    """One release per stage (each its cluster), in that stage's add-ons layer only: the chart's
+    controller manages the stage's cluster as the stage's role, drains the stage's queue, runs on
+    the core pool and never on the nodes it launches. The oracle is the spec's text with its
+    placeholders replaced by hand, read back from what the real chart renders."""
+    spec, tree = spec_of(EKS), render(EKS, tmp_path / "out")
+    controller = spec["platform"]["nodePools"]["worker"]["karpenter"]["controller"]
+    assert not [rel for rel in tree if rel.startswith("addons/base/") and "karpenter" in rel]
+    stages = [s["name"] for s in spec["stages"]]
+    assert len(stages) == 2
+    for stage in stages:
+        [layer] = tree[f"addons/{stage}/kustomization.yaml"]
+        assert layer["resources"] == ["../base", "helmrelease-karpenter.yaml", "ocirepository-karpenter.yaml"]
+        [entry] = tree[f"clusters/{stage}/kustomization-addons.yaml"]
+        assert entry["spec"]["path"].endswith(f"/addons/{stage}")
+        found = release(tree, "karpenter", stage)
+        assert found["spec"]["targetNamespace"] == "kube-system"
+        chart = helm_template(KARPENTER, "kube-system", found["spec"]["values"], tmp_path, "karpenter")
+        workloads = pods(chart, "Deployment")
+        [(_, _, pod)] = workloads
+        [container] = pod["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["CLUSTER_NAME"] == f"{spec['metadata']['name']}-{stage}"  # the documented default
+        assert env["INTERRUPTION_QUEUE"] == expand(controller["interruptionQueue"], spec, stage)
+        [account] = [o for o in chart if o["kind"] == "ServiceAccount"]
+        assert (account["metadata"]["name"], account["metadata"]["namespace"]) == ("karpenter", "kube-system")
+        assert pod["serviceAccountName"] == "karpenter"
+        assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == expand(controller["roleArn"], spec, stage)
+        assert on_core_pool(spec, pod)
+        terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        assert {"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"} in terms[0]["matchExpressions"]
+        assert restricted_violations(workloads) == {}
+
+
+def test_the_karpenter_chart_brings_the_crds_of_the_platform_layers_node_pool(tmp_path: Path) -> None:
+    """The NodePool and EC2NodeClass of each stage are admitted by the CRDs the chart installs
+    with the controller (its crds/ folder, which Flux's install.crds applies), and the same
+    objects broken are not."""
+    from govstack_gen.validation.check import _schema_errors
+    from govstack_gen.validation.schemas import SchemaSet, load_crds
+
+    tree = render(EKS, tmp_path / "out")
+    crds = sorted((KARPENTER / "crds").glob("*.yaml"))
+    schemas = SchemaSet(crds=load_crds(crds)[0])
+    assert release(tree, "karpenter", "prod")["spec"]["install"]["crds"] == "CreateReplace"
+    for stage in ("staging", "prod"):
+        [pool] = tree[f"platform/{stage}/nodepool-worker.yaml"]
+        [node_class] = tree[f"platform/{stage}/ec2nodeclass-worker.yaml"]
+        assert _schema_errors(pool, schemas) == [] and _schema_errors(node_class, schemas) == []
+        broken = copy.deepcopy(node_class)
+        broken["spec"]["metadataOptions"]["httpTokens"] = "sometimes"
+        assert _schema_errors(broken, schemas)
+
+
+def test_without_controller_the_clusters_karpenter_gets_nothing_of_ours(tmp_path: Path) -> None:
+    text = EKS.read_text()
+    start = text.index("        controller:\n")
+    end = text.index("\n", text.index("interruptionQueue:", start)) + 1
+    (tmp_path / "environment.yaml").write_text(text[:start] + text[end:])
+    tree = render(tmp_path / "environment.yaml", tmp_path / "out")
+    assert not [rel for rel in tree if rel.startswith("addons/") and "karpenter" in rel]
+    assert tree["platform/staging/nodepool-worker.yaml"]  # the worker pool's nodes are still ours to describe
+    [layer] = tree["addons/staging/kustomization.yaml"]
+    assert layer["resources"] == ["../base"]
 
 
 # -- validate --charts on the ACK RDS controller ----------------------------------------------------

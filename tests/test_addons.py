@@ -54,7 +54,7 @@ def routes_entry_points(tree: dict[str, Any]) -> set[str]:
 
 def test_k3s_bundled_traefik_carries_every_route_entry_point_resolver_and_volume(tmp_path: Path) -> None:
     tree = render(ROOT / "examples/sandbox-k3s/environment.yaml", tmp_path / "out")
-    [config] = tree["addons/helmchartconfig-traefik.yaml"]
+    [config] = tree["addons/base/helmchartconfig-traefik.yaml"]
     assert (config["apiVersion"], config["kind"]) == ("helm.cattle.io/v1", "HelmChartConfig")
     assert config["metadata"]["namespace"] == "kube-system"
     objects = helm_template(K3S_CHART, "kube-system", yaml.safe_load(config["spec"]["valuesContent"]), tmp_path)
@@ -81,8 +81,8 @@ def test_k3s_bundled_traefik_carries_every_route_entry_point_resolver_and_volume
     # The account contact the example's spec gives its resolver.
     assert "--certificatesresolvers.letsencrypt.acme.email=platform-team@example.org" in args
     assert "email: platform-team@example.org" in (ROOT / "examples/sandbox-k3s/environment.yaml").read_text()
-    [claim] = tree["addons/persistentvolumeclaim-traefik-acme.yaml"]
-    [volume] = tree["addons/persistentvolume-sandbox.kube-system.acme.yaml"]
+    [claim] = tree["addons/base/persistentvolumeclaim-traefik-acme.yaml"]
+    [volume] = tree["addons/base/persistentvolume-sandbox.kube-system.acme.yaml"]
     data = next(v for v in pod["volumes"] if v["name"] == "data")
     assert data == {"name": "data", "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]}}
     assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
@@ -98,8 +98,8 @@ def test_k3s_bundled_traefik_carries_every_route_entry_point_resolver_and_volume
 
 def test_traefik_installed_elsewhere_runs_restricted_on_the_core_pool(tmp_path: Path) -> None:
     tree = render(ROOT / "examples/sandbox-eks/environment.yaml", tmp_path / "out")
-    [release] = tree["addons/helmrelease-traefik.yaml"]
-    [namespace] = tree["addons/namespace-traefik.yaml"]
+    [release] = tree["addons/base/helmrelease-traefik.yaml"]
+    [namespace] = tree["addons/base/namespace-traefik.yaml"]
     assert release["spec"]["chart"]["spec"]["version"] == "41.3.0"
     objects = helm_template(UPSTREAM_CHART, "traefik", release["spec"]["values"], tmp_path)
     service, deployment = one(objects, "Service"), one(objects, "Deployment")
@@ -121,7 +121,7 @@ def test_traefik_installed_elsewhere_runs_restricted_on_the_core_pool(tmp_path: 
 def test_every_value_we_write_changes_what_the_chart_renders(chart: Path, tmp_path: Path) -> None:
     """Each top-level value of ours, dropped, changes the chart's output: none is ignored."""
     tree = render(ROOT / "examples/sandbox-k3s/environment.yaml", tmp_path / "out")
-    values = yaml.safe_load(tree["addons/helmchartconfig-traefik.yaml"][0]["spec"]["valuesContent"])
+    values = yaml.safe_load(tree["addons/base/helmchartconfig-traefik.yaml"][0]["spec"]["valuesContent"])
     baseline = helm_template(chart, "kube-system", values, tmp_path)
     assert len(values) >= 6
     for key in values:

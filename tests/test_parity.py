@@ -41,6 +41,15 @@ def test_every_example_has_an_argocd_variant(example: str, expectations: Expecta
     assert expectations.text(variant, argocd_variant(example)) == argocd_variant(example), "run scripts/update-expectations"
 
 
+def chart_of(release: dict[str, Any], objects: list[dict[str, Any]]) -> tuple[str, str]:
+    """(chart, version) a Flux HelmRelease installs: from its chart template, or the OCIRepository
+    its chartRef names (the registry path ends with the chart's name)."""
+    if "chartRef" not in release["spec"]:
+        return release["spec"]["chart"]["spec"]["chart"], release["spec"]["chart"]["spec"]["version"]
+    [source] = [o for o in objects if o["kind"] == "OCIRepository" and o["metadata"]["name"] == release["spec"]["chartRef"]["name"]]
+    return source["spec"]["url"].rsplit("/", 1)[1], source["spec"]["ref"]["tag"]
+
+
 def build(spec: Path, root: Path) -> tuple[Any, dict[str, dict[str, list[dict[str, Any]]]]]:
     """stage -> folder kind ('platform' or a building block) -> built objects."""
     env = load_and_resolve(spec)
@@ -48,7 +57,8 @@ def build(spec: Path, root: Path) -> tuple[Any, dict[str, dict[str, list[dict[st
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for stage in env.stages:
         out[stage.name] = {"platform": kustomize_build(root / f"platform/{stage.name}"),
-                           "addons": kustomize_build(root / "addons"), "entry": kustomize_build(root / f"clusters/{stage.name}")}
+                           "addons": kustomize_build(root / f"addons/{stage.name}"),
+                           "entry": kustomize_build(root / f"clusters/{stage.name}")}
         for block in env.blocks:
             out[stage.name][block.id] = kustomize_build(root / f"building-blocks/{stage.name}/{block.id}")
     return env, out
@@ -112,17 +122,20 @@ def test_flux_and_argocd_renders_mean_the_same(example: str, tmp_path: Path) -> 
         argo_charts = {o["metadata"]["name"]: o for o in argo[stage]["entry"] if o["kind"] == "Application"
                        and o["spec"]["project"] == "addons" and "chart" in o["spec"]["source"]}
         # The oracle: what the spec asks to install (Traefik where it is not k3s's, cert-manager
-        # for tlsSecret, the EFS driver for an efs backend), none provided in these examples.
+        # for tlsSecret, the EFS driver for an efs backend, the Karpenter controller asked for), none
+        # provided in these examples.
         spec = yaml.safe_load((EXAMPLES / example / "environment.yaml").read_text())
         ingress, backends = spec.get("ingress") or {}, (spec.get("storage") or {}).get("backends") or []
         expected = ({"traefik"} if ingress and not (spec["platform"]["type"] == "k3s" and ingress.get("namespace", "kube-system")
                                                     == "kube-system") else set())
         expected |= {"cert-manager"} if ingress.get("certManager") else set()
         expected |= {"aws-efs-csi-driver"} if any(b["type"] == "efs" for b in backends) else set()
+        expected |= {"karpenter"} if ((spec["platform"].get("nodePools") or {}).get("worker", {}).get("karpenter") or {}).get(
+            "controller") else set()
         assert flux_charts.keys() == argo_charts.keys() == expected, stage
         for name in expected:
             release, app = flux_charts[name], argo_charts[name]
-            assert release["spec"]["chart"]["spec"]["version"] == app["spec"]["source"]["targetRevision"]
-            assert release["spec"]["chart"]["spec"]["chart"] == app["spec"]["source"]["chart"]
+            source = app["spec"]["source"]
+            assert chart_of(release, flux[stage]["addons"]) == (source["chart"], source["targetRevision"])
             assert release["spec"]["values"] == app["spec"]["source"]["helm"]["valuesObject"]
             assert release["spec"]["targetNamespace"] == app["spec"]["destination"]["namespace"]

@@ -59,19 +59,21 @@ def build(folder: Path) -> list[dict[str, Any]]:
 
 def with_addons(env: Resolved) -> bool:
     """The add-ons layer is there for a Traefik the spec does not call provided, an efs backend
-    (its CSI driver), a database on RDS (the ACK controller) or cert-manager issuing tlsSecret."""
+    (its CSI driver), a database on RDS (the ACK controller), cert-manager issuing tlsSecret or
+    the Karpenter controller asked for."""
     traefik = env.ingress is not None and not env.ingress.traefik.provided
     efs = any(b.type == "efs" for b in env.backends) and not env.efs_csi_driver.provided
     rds = any(b.spec.database is not None and b.spec.database.placement == "rds" for b in env.blocks)
     certificates = env.ingress is not None and env.ingress.tls_secret is not None and env.ingress.cert_manager is not None
-    return traefik or efs or rds or certificates
+    karpenter = env.node_pools.worker.karpenter is not None and env.node_pools.worker.karpenter.controller is not None
+    return traefik or efs or rds or certificates or karpenter
 
 
 def entry_points(env: Resolved) -> list[str]:
     """Every folder a Flux Kustomization (or an operator) builds."""
-    dirs = ["addons"] if with_addons(env) else []
+    dirs = []
     for stage in env.stages:
-        dirs += [f"clusters/{stage.name}", f"platform/{stage.name}"]
+        dirs += [f"clusters/{stage.name}", *([f"addons/{stage.name}"] if with_addons(env) else []), f"platform/{stage.name}"]
         dirs += [f"building-blocks/{stage.name}/{block.id}" for block in env.blocks]
     return dirs
 
@@ -168,7 +170,7 @@ def test_flux_kustomizations_follow_the_dependency_graph(spec: Path, trees: dict
         assert set(built) == {"platform", *addons, *(b.id for b in env.blocks), *(f"{b}-secrets" for b in with_secrets)}
         assert built["platform"]["spec"].get("dependsOn", []) == [{"name": name} for name in sorted(addons)]
         if addons:
-            assert built["addons"]["spec"]["path"].endswith("/addons") and "dependsOn" not in built["addons"]["spec"]
+            assert built["addons"]["spec"]["path"].endswith(f"/addons/{stage.name}") and "dependsOn" not in built["addons"]["spec"]
             assert built["addons"]["spec"]["serviceAccountName"] == "kustomize-controller"
         for block_id in with_secrets:  # the SOPS files, decrypted by the block's own reconciler only
             secrets = built[f"{block_id}-secrets"]["spec"]

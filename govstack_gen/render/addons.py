@@ -10,24 +10,40 @@ same spec and reconciled before the platform layer (addons/).
   platform layer: they need its CRDs).
 - The EFS CSI driver, when an efs backend is used (it brings the CSIDriver object).
 - The ACK RDS controller, when a database is placed on RDS, with the IAM role of its account.
+- The Karpenter controller, when the worker pool's karpenter section asks for it: one release
+  per stage (each stage is a cluster with its own name, queue and role), with the CRDs of the
+  NodePool and EC2NodeClass the platform layer renders.
 
-Each is left out when the spec says the cluster provides it (`provided: true`); every add-on's
-own pods run on the core pool. The Karpenter NodePool of the worker pool is in the platform
-layer too (its controller is the cluster's).
+Each is left out when the spec says the cluster provides it (`provided: true`; Karpenter's
+controller unless asked for); every add-on's own pods run on the core pool.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from govstack_gen.render import k8s, storage, tenancy
-from govstack_gen.resolve import Resolved
-from govstack_gen.spec.model import CERT_MANAGER_CHART, EFS_CSI_CHART, RDS_CHART, TRAEFIK_CHART, EfsBackend, RepoChart
+from govstack_gen.render import k8s, layout, storage, tenancy
+from govstack_gen.render.kustomize import kustomization
+from govstack_gen.render.platform import Tree, folder
+from govstack_gen.resolve import Resolved, ResolvedStage
+from govstack_gen.spec.model import (
+    CERT_MANAGER_CHART,
+    EFS_CSI_CHART,
+    KARPENTER_CHART,
+    RDS_CHART,
+    TRAEFIK_CHART,
+    EfsBackend,
+    KarpenterController,
+    RepoChart,
+)
+from govstack_gen.spec.placeholders import ENVIRONMENT, STAGE, substitute
 from govstack_gen.yaml_io import dumps
 
-__all__ = ["ACME_FILE", "HELM_CHART_CONFIG_API", "AddonRelease", "addon_objects", "addon_releases", "bundled_traefik",
-           "cert_manager_used", "efs_driver_used", "has_addons", "rds_controller_used", "traefik_chart", "traefik_values"]
+__all__ = ["ACME_FILE", "HELM_CHART_CONFIG_API", "AddonRelease", "addon_objects", "addon_releases", "addons_tree", "bundled_traefik",
+           "cert_manager_used", "efs_driver_used", "has_addons", "karpenter_values", "rds_controller_used", "stage_releases",
+           "traefik_chart", "traefik_values"]
 
 HELM_CHART_CONFIG_API = "helm.cattle.io/v1"
 K3S_TRAEFIK_NAMESPACE = "kube-system"  # where k3s installs its bundled Traefik (HelmChart kube-system/traefik)
@@ -38,6 +54,7 @@ IRSA_ROLE = "eks.amazonaws.com/role-arn"  # the service account annotation EKS's
 CERT_MANAGER_NAMESPACE = "cert-manager"
 EFS_NAMESPACE = "kube-system"  # where the EKS add-on puts it too: its node pods are privileged
 ACK_NAMESPACE = "ack-system"
+KARPENTER_NAMESPACE = "kube-system"  # where Karpenter's guide installs it: its IAM trust names kube-system:karpenter
 # The cluster-scoped kinds each chart creates (Argo CD's add-ons project allows only these).
 CRD = {"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition"}
 CLUSTER_RBAC = ({"group": "rbac.authorization.k8s.io", "kind": "ClusterRole"},
@@ -61,6 +78,7 @@ class AddonRelease:
     own_namespace: bool = True  # govstack-gen renders its Namespace (restricted)
     chart_loc: tuple[str | int, ...] | None = None  # the spec's chart setting; None: the default chart
     role_arn: str | None = None
+    stage: str | None = None  # a release of this stage only (its values differ per stage); None: every stage's
 
 
 def traefik_rendered(env: Resolved) -> bool:
@@ -84,8 +102,13 @@ def has_addons(env: Resolved) -> bool:
     return traefik_rendered(env) or bool(addon_releases(env))
 
 
+def stage_releases(env: Resolved, stage: str) -> list[AddonRelease]:
+    """The add-on releases a stage's cluster installs: every stage's and its own."""
+    return [r for r in addon_releases(env) if r.stage in (None, stage)]
+
+
 def addon_releases(env: Resolved) -> list[AddonRelease]:
-    """The charts of the add-ons layer that govstack-gen installs, by name."""
+    """The charts of the add-ons layer that govstack-gen installs, by name (then stage)."""
     out = []
     manager = env.ingress.cert_manager if env.ingress is not None else None
     if manager is not None and cert_manager_used(env) and not manager.provided:
@@ -110,7 +133,23 @@ def addon_releases(env: Resolved) -> list[AddonRelease]:
         out.append(AddonRelease("traefik", env.ingress_namespace, traefik_chart(env), traefik_values(env), ("ingress",),
                                 (CRD, *CLUSTER_RBAC, {"group": "networking.k8s.io", "kind": "IngressClass"}),
                                 chart_loc=_chart_loc(("ingress", "traefik"), env.ingress.traefik.chart)))
-    return sorted(out, key=lambda r: r.name)
+    karpenter = env.node_pools.worker.karpenter
+    if karpenter is not None and karpenter.controller is not None:
+        loc = ("platform", "nodePools", "worker", "karpenter", "controller")
+        chart = karpenter.controller.chart or RepoChart.model_validate(KARPENTER_CHART)
+        for stage in env.stages:
+            own = _stage_controller(env, stage, karpenter.controller)
+            out.append(AddonRelease("karpenter", KARPENTER_NAMESPACE, chart, karpenter_values(env, own), loc,
+                                    (CRD, *CLUSTER_RBAC), own_namespace=False, chart_loc=_chart_loc(loc, karpenter.controller.chart),
+                                    role_arn=own.role_arn, stage=stage.name))
+    return sorted(out, key=lambda r: (r.name, r.stage or ""))
+
+
+def _stage_controller(env: Resolved, stage: ResolvedStage, controller: KarpenterController) -> KarpenterController:
+    """The controller's settings with ${environment} and ${stage} replaced: the stage's cluster."""
+    names = {ENVIRONMENT: env.name, STAGE: stage.name}
+    return controller.model_copy(update=substitute({f: getattr(controller, f) for f in ("role_arn", "cluster_name",
+                                                                                       "interruption_queue")}, names))
 
 
 def _chart_loc(loc: tuple[str | int, ...], chart: RepoChart | None) -> tuple[str | int, ...] | None:
@@ -158,6 +197,19 @@ def rds_controller_values(env: Resolved) -> dict[str, Any]:
             "deletionPolicy": "retain"}
 
 
+def karpenter_values(env: Resolved, controller: KarpenterController) -> dict[str, Any]:
+    """The controller of a stage's cluster (`controller`: its settings with the placeholders
+    replaced) as its IAM role, on the core pool (never on the nodes it provisions: the chart's
+    own affinity keeps it off them)."""
+    settings = {"clusterName": controller.cluster_name}
+    if controller.interruption_queue is not None:
+        settings["interruptionQueue"] = controller.interruption_queue
+    values: dict[str, Any] = {"settings": settings}
+    if controller.role_arn is not None:
+        values["serviceAccount"] = {"annotations": {IRSA_ROLE: controller.role_arn}}
+    return values | tenancy.pool_placement(env.node_pools.core)
+
+
 def bundled_traefik(env: Resolved) -> bool:
     """k3s's own Traefik: k3s installs it in kube-system; a Traefik elsewhere is ours to install."""
     return env.platform == "k3s" and env.ingress_namespace == K3S_TRAEFIK_NAMESPACE
@@ -201,6 +253,24 @@ def traefik_values(env: Resolved) -> dict[str, Any]:
         values["updateStrategy"] = {"type": "Recreate", "rollingUpdate": None}
     values |= tenancy.pool_placement(env.node_pools.core)
     return values
+
+
+def addons_tree(env: Resolved, release_objects: Callable[[AddonRelease], list[dict[str, Any]]]) -> Tree:
+    """The add-ons layer's folders: addons/base (what every stage's cluster has) and addons/<stage>
+    (the base and the stage's own releases), the layer a stage reconciles. `release_objects`: the
+    engine's objects of a release in the layer (Flux: its source and HelmRelease; none for Argo
+    CD, whose Applications are the cluster entry point's)."""
+    releases = addon_releases(env)
+    base = addon_objects(env) + [o for r in releases if r.stage is None for o in release_objects(r)]
+    tree = folder(layout.addons_base_dir(), base) if base else {}
+    for stage in env.stages:
+        directory = layout.addons_stage_dir(stage.name)
+        own = {f"{directory}/{layout.file_name(o['kind'], o['metadata']['name'])}": o
+               for r in releases if r.stage == stage.name for o in release_objects(r)}
+        resources = [layout.relative(directory, layout.addons_base_dir())] if base else []
+        tree |= own
+        tree[f"{directory}/kustomization.yaml"] = kustomization([*resources, *(p.rsplit("/", 1)[1] for p in own)])
+    return tree
 
 
 def addon_objects(env: Resolved) -> list[dict[str, Any]]:

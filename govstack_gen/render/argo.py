@@ -6,14 +6,15 @@ an AppProject each, and per stage an app of apps.
                                     the root manages both and everything below), the platform's
                                     Application, the add-ons' project and Applications, the
                                     health check sync waves need
-    addons/                         the add-ons layer's objects (Traefik's configuration on k3s,
+    addons/base/, addons/<stage>/   the add-ons layer's objects (Traefik's configuration on k3s,
                                     the add-ons' namespaces, Traefik's ACME volume)
     building-blocks/base/<bb>/      the building block's AppProject and Application (Helm source)
     building-blocks/<stage>/<bb>/   overlay: a patch with only what the stage changes
 
 Order comes from the dependency graph as sync waves: the health check (-5), AppProjects (-4),
 the add-ons folder (-3), the add-on charts ours to install (-2: Traefik where it is not k3s's,
-cert-manager, the EFS CSI driver; their namespaces and volume are there by then), the platform
+cert-manager, the EFS CSI driver, the ACK RDS controller, the Karpenter controller with the
+stage's cluster name; their namespaces and volume are there by then), the platform
 (-1), then each building block one wave after the
 deepest of its dependencies. Argo CD waits for a wave to be healthy before the next only when it
 assesses Applications' health, which it stopped doing by default in v1.8: the root therefore
@@ -114,7 +115,7 @@ return hs
 def render_argocd(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:
     """(path, object) pairs, one folder at a time, as render_flux."""
     if addons.has_addons(env):
-        yield from folder(layout.ADDONS_DIR, addons.addon_objects(env)).items()
+        yield from addons.addons_tree(env, lambda release: []).items()  # the charts' Applications: clusters/<stage>
     yield from platform(env)
     waves = depths(env)  # a building block's wave: its depth in the dependency graph
     for block in env.blocks:
@@ -271,8 +272,8 @@ ADDONS_CLUSTER_KINDS = [
 ]
 
 
-def _addons_project(env: Resolved) -> dict[str, Any]:
-    releases = addons.addon_releases(env)
+def _addons_project(env: Resolved, stage: ResolvedStage) -> dict[str, Any]:
+    releases = addons.stage_releases(env, stage.name)
     repos = [env.gitops.url, *sorted({_chart_repo(r.chart) for r in releases})]
     kinds = {(k["group"], k["kind"]) for k in [*ADDONS_CLUSTER_KINDS, *(k for r in releases for k in r.cluster_kinds)]}
     namespaces = sorted({ARGO_NAMESPACE, *(r.namespace for r in releases),
@@ -307,12 +308,12 @@ def _addons_applications(env: Resolved, stage: ResolvedStage) -> list[dict[str, 
         "metadata": _meta(env, ADDONS, None, ADDONS_WAVE, stage.name),
         "spec": {
             "project": ADDONS,
-            "source": _git_source(env, layout.ADDONS_DIR),
+            "source": _git_source(env, layout.addons_stage_dir(stage.name)),
             "destination": {"server": IN_CLUSTER, "namespace": ARGO_NAMESPACE},
             "syncPolicy": _sync_policy(),
         },
     }]
-    for release in addons.addon_releases(env):
+    for release in addons.stage_releases(env, stage.name):
         chart = release.chart
         out.append({
             "apiVersion": ARGO_API,
@@ -357,7 +358,7 @@ def _entry(env: Resolved, stage: ResolvedStage) -> Tree:
     directory = layout.cluster_dir(stage.name)
     objects = [_root(env, stage), _platform_project(env), _platform_application(env, stage), _health_check(env)]
     if addons.has_addons(env):
-        objects += [_addons_project(env), *_addons_applications(env, stage)]
+        objects += [_addons_project(env, stage), *_addons_applications(env, stage)]
     tree = {f"{directory}/{layout.file_name(o['kind'], o['metadata']['name'])}": o for o in objects}
     blocks = [posixpath.relpath(layout.block_stage_dir(stage.name, b.id), directory) for b in env.blocks]
     tree[f"{directory}/kustomization.yaml"] = kustomization([p.rsplit("/", 1)[1] for p in tree] + blocks)

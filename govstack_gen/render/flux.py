@@ -44,7 +44,7 @@ HELM_CHART_LAYER = {"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar
 def render_flux(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:
     """(path, object) pairs, one folder at a time: a large environment is never all in memory."""
     if addons.has_addons(env):
-        yield from folder(layout.ADDONS_DIR, _addons(env)).items()
+        yield from addons.addons_tree(env, lambda release: _addon_release(env, release)).items()
     yield from platform(env)
     for block in env.blocks:
         yield from _block_base(env, block).items()
@@ -56,20 +56,13 @@ def render_flux(env: Resolved) -> Iterator[tuple[str, dict[str, Any]]]:
 # -- add-ons ------------------------------------------------------------------------------------
 
 
-def _addons(env: Resolved) -> list[dict[str, Any]]:
-    objects = addons.addon_objects(env)
-    for release in addons.addon_releases(env):
-        objects += _addon_release(env, release)
-    return objects
-
-
 def _addon_release(env: Resolved, release: addons.AddonRelease) -> list[dict[str, Any]]:
     """An add-on's chart source and HelmRelease. Add-on charts install CRDs, webhooks and cluster
     roles: the release lives in flux-system and runs as helm-controller, the account `flux
     install` binds to cluster-admin (a release elsewhere could only impersonate an account of its
     own namespace, under the lockdown's --default-service-account); it installs into the add-on's
     namespace and keeps its record there."""
-    chart, labels = release.chart, k8s.labels(env)
+    chart, labels = release.chart, k8s.labels(env, stage=release.stage)
     kind = repo_source_kind(chart)
     source = {"apiVersion": SOURCE_API, "kind": kind, "metadata": k8s.metadata(release.name, FLUX_NAMESPACE, labels),
               "spec": {"interval": SOURCE_INTERVAL, **_repo_source(chart)}}
@@ -203,7 +196,8 @@ def _stage(env: Resolved, stage: ResolvedStage, with_cluster: bool) -> Iterator[
     cluster = layout.cluster_dir(stage.name)
     entry = [_git_repository(env, stage)]
     if addons.has_addons(env):  # the add-ons and their CRDs before the platform layer that uses them
-        entry += [_layer(env, stage, ADDONS, layout.ADDONS_DIR, []), _layer(env, stage, PLATFORM, platform_dir, [ADDONS])]
+        entry += [_layer(env, stage, ADDONS, layout.addons_stage_dir(stage.name), []),
+                  _layer(env, stage, PLATFORM, platform_dir, [ADDONS])]
     else:
         entry.append(_layer(env, stage, PLATFORM, platform_dir, []))
     with_secrets = {b.id for b in sops_blocks(env)}

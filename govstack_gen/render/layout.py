@@ -1,9 +1,11 @@
 """The one place that knows where each rendered file lives in the output tree.
 
     clusters/<stage>/                 entry point Flux syncs for a stage's cluster
-    addons/                           the add-ons layer, reconciled first: Traefik's configuration
+    addons/base/                      the add-ons layer, reconciled first: Traefik's configuration
                                       (or its chart) and its ACME volume, cert-manager, the EFS CSI
                                       driver, the ACK RDS controller
+    addons/<stage>/                   the add-ons layer of a stage: the base and what differs per
+                                      cluster (the Karpenter controller, with its cluster's name)
     platform/base/<bb>/               cluster-level objects per building block (namespace, quota,
                                       volumes and claims)
     platform/cluster/                 cluster-wide objects shared by all stages (StorageClasses,
@@ -31,6 +33,8 @@ __all__ = [
     "SECRETS_DIR",
     "SOPS_CONFIG",
     "TOP_LEVEL",
+    "addons_base_dir",
+    "addons_stage_dir",
     "block_base_dir",
     "block_stage_dir",
     "cluster_dir",
@@ -59,6 +63,14 @@ def secrets_dir(stage: str, block: str) -> str:
 
 def secret_file(stage: str, block: str, name: str) -> str:
     return f"{secrets_dir(stage, block)}/{name}.sops.yaml"
+
+
+def addons_base_dir() -> str:
+    return f"{ADDONS_DIR}/base"
+
+
+def addons_stage_dir(stage: str) -> str:
+    return f"{ADDONS_DIR}/{stage}"
 
 
 def cluster_dir(stage: str) -> str:
@@ -104,8 +116,9 @@ def relative(from_dir: str, to_dir: str) -> str:
     return posixpath.relpath(to_dir, from_dir)
 
 
-# The same folders, recognised in a tree (clusters/<stage>, platform/<stage>, building-blocks/<stage>/<bb>).
-_ENTRY = re.compile(r"(clusters/[^/]+|platform/(?!base$|cluster$)[^/]+|building-blocks/(?!base/)[^/]+/[^/]+)")
+# The same folders, recognised in a tree (clusters/<stage>, addons/<stage>, platform/<stage>,
+# building-blocks/<stage>/<bb>).
+_ENTRY = re.compile(r"(clusters/[^/]+|addons/(?!base$)[^/]+|platform/(?!base$|cluster$)[^/]+|building-blocks/(?!base/)[^/]+/[^/]+)")
 
 
 def entry_stage(folder: str) -> str | None:
@@ -115,5 +128,5 @@ def entry_stage(folder: str) -> str | None:
 
 def stage_entry_points(stage: str, blocks: list[str], with_addons: bool = False) -> list[str]:
     """The folders Flux builds for a stage: the cluster entry point, then each Kustomization's path."""
-    return [cluster_dir(stage), *([ADDONS_DIR] if with_addons else []), platform_stage_dir(stage),
+    return [cluster_dir(stage), *([addons_stage_dir(stage)] if with_addons else []), platform_stage_dir(stage),
             *(block_stage_dir(stage, b) for b in blocks)]

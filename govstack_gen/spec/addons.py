@@ -1,14 +1,20 @@
 """Rules of the add-ons the spec asks for (E619): each add-on's settings apply only where the
 add-on is used, a provided add-on takes no installation settings, and what an installed one needs
-from the spec (an IAM role, an issuer's solver, EKS for Karpenter) is there."""
+from the spec (an IAM role, an issuer's solver, EKS for Karpenter) is there, and Karpenter's
+strings hold no placeholder but ${environment} and ${stage}."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
 
 from pydantic.alias_generators import to_camel
 
 from govstack_gen.errors import Diagnostic
 from govstack_gen.spec.load import SpecDocument
 from govstack_gen.spec.model import AddOn, EfsBackend, Environment
+from govstack_gen.spec.placeholders import ENVIRONMENT, STAGE
 
 __all__ = ["KARPENTER_RESTRICTED_DOMAINS", "check_addons"]
 
@@ -16,6 +22,7 @@ __all__ = ["KARPENTER_RESTRICTED_DOMAINS", "check_addons"]
 KARPENTER_RESTRICTED_DOMAINS = ("kubernetes.io", "k8s.io", "karpenter.sh", "karpenter.k8s.aws")
 
 Loc = tuple[str | int, ...]
+PLACEHOLDER = re.compile(r"\$\{[^}]*\}?")
 
 
 def check_addons(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
@@ -90,6 +97,11 @@ def _karpenter(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
     if env.platform.type != "eks":
         out.append(doc.diagnostic((*loc, "karpenter"), "E619", f"Karpenter provisions EC2 nodes: this platform is {env.platform.type}",
                                   "remove karpenter (it needs platform.type: eks)"))
+    for path, text in _strings(worker.karpenter.model_dump(by_alias=True, exclude_defaults=True)):
+        unknown = sorted({m for m in PLACEHOLDER.findall(text) if m not in (ENVIRONMENT, STAGE)})
+        if unknown:
+            out.append(doc.diagnostic((*loc, "karpenter", *path), "E619", f"unknown placeholder {', '.join(unknown)} in {text!r}",
+                                      f"the karpenter section knows {ENVIRONMENT} and {STAGE} only: write the value out"))
     for key in sorted(worker.labels):
         domain = key.split("/", 1)[0] if "/" in key else ""
         if any(domain == d or domain.endswith(f".{d}") for d in KARPENTER_RESTRICTED_DOMAINS):
@@ -97,3 +109,15 @@ def _karpenter(env: Environment, doc: SpecDocument) -> list[Diagnostic]:
                                       "Karpenter keeps kubernetes.io, k8s.io and its own domains for itself: choose a label "
                                       "of your own domain (e.g. node-type or govstack.dev/pool)", key=True))
     return out
+
+
+def _strings(node: Any, path: Loc = ()) -> Iterator[tuple[Loc, str]]:
+    """Every string of a dumped section, with its path."""
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, (*path, index))

@@ -37,7 +37,7 @@ __all__ = ["RESERVED_IDS", "RESERVED_NAMESPACES", "check_environment", "find_cyc
 # (the GitRepository) would otherwise replace.
 # Names of the layers' own objects: Flux Kustomizations in flux-system, Argo CD Applications and
 # AppProjects in argocd (the add-ons layer, and Traefik's chart where it is ours to install).
-RESERVED_IDS = frozenset({"platform", "flux-system", "addons", "traefik", "root", "cert-manager", "aws-efs-csi-driver",
+RESERVED_IDS = frozenset({"platform", "flux-system", "addons", "traefik", "root", "cert-manager", "aws-efs-csi-driver", "karpenter",
                           "ack-rds-controller"})
 # Stage names that would collide with the shared folders beside the stage folders.
 RESERVED_STAGES = frozenset({"base", "cluster"})

@@ -105,6 +105,14 @@ IAM_ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$
 IamRoleArn = Annotated[str, Field(pattern=IAM_ROLE_ARN, description="e.g. arn:aws:iam::123456789012:role/name")]
 
 
+class RepoChart(SpecModel):
+    """A chart from a Helm repository (https://) or an OCI registry (oci://)."""
+
+    repo: ChartRepoUrl
+    name: ChartName
+    version: ChartVersion
+
+
 class AddOn(SpecModel):
     """An add-on of the platform: installed by govstack-gen from its chart, or provided by the
     cluster (an EKS managed add-on, a Terraform-installed controller) and then only relied on."""
@@ -125,11 +133,28 @@ class KarpenterDisruption(SpecModel):
         "10%", description="At most this many nodes (or percent) disrupted at once.")
 
 
+class KarpenterController(SpecModel):
+    """The Karpenter controller installed by govstack-gen: a release per stage (each stage is a
+    cluster of its own, with its name, queue and role) in kube-system, on the core pool, with its
+    CRDs. ${environment} and ${stage} are replaced in the strings."""
+
+    chart: RepoChart | None = Field(None, description="The chart installed; default the version govstack-gen is tested with.")
+    role_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/${}-]{1,512}$")] | None = Field(
+        None, description="IAM role of its service account (IRSA), e.g. arn:aws:iam::123456789012:role/"
+        "KarpenterController-${environment}-${stage}; leave out when an EKS Pod Identity association gives "
+        "kube-system/karpenter its role.")
+    cluster_name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9${}][A-Za-z0-9_${}-]*$")] = Field(
+        "${environment}-${stage}", description="Name of the stage's EKS cluster.")
+    interruption_queue: Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_${}-]+$")] | None = Field(
+        None, description="SQS queue of the cluster's spot interruption and rebalance events (Karpenter drains those nodes "
+        "first); default none.")
+
+
 class Karpenter(SpecModel):
     """The worker pool's nodes from Karpenter (EKS): a NodePool and its EC2NodeClass per stage,
     carrying the pool's labels and taints. The controller is the cluster's (installed with its
-    IAM role and interruption queue by the cluster's infrastructure code). ${environment} and
-    ${stage} are replaced in the strings (one cluster per stage)."""
+    IAM role by the cluster's infrastructure code) unless `controller` asks govstack-gen to
+    install it. ${environment} and ${stage} are replaced in the strings (one cluster per stage)."""
 
     node_role: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9+=,.@_${}-]+$")] = Field(
         "KarpenterNodeRole-${environment}-${stage}", description="IAM role (name) of the nodes.")
@@ -146,6 +171,8 @@ class Karpenter(SpecModel):
     architectures: Annotated[list[Literal["amd64", "arm64"]], Field(min_length=1)] = ["amd64"]
     limits: KarpenterLimits = Field(default_factory=lambda: KarpenterLimits.model_validate({}))
     disruption: KarpenterDisruption = Field(default_factory=lambda: KarpenterDisruption.model_validate({}))
+    controller: KarpenterController | None = Field(
+        None, description="Install the controller too (default: the cluster has it, e.g. from Terraform or EKS Auto Mode).")
 
 
 class NodePool(SpecModel):
@@ -199,14 +226,6 @@ class GitOps(SpecModel):
         None, description="Secret in flux-system with the credentials to clone the repository (Flux only: Argo CD takes "
         "a repository credential Secret of its own). Default for ssh:// URLs: flux-system, the Secret `flux bootstrap` "
         "creates; none for https:// (a public repository).")
-
-
-class RepoChart(SpecModel):
-    """A chart from a Helm repository (https://) or an OCI registry (oci://)."""
-
-    repo: ChartRepoUrl
-    name: ChartName
-    version: ChartVersion
 
 
 class GitChart(SpecModel):
@@ -263,6 +282,7 @@ TRAEFIK_CHART = {"repo": "https://traefik.github.io/charts", "name": "traefik", 
 CERT_MANAGER_CHART = {"repo": "https://charts.jetstack.io", "name": "cert-manager", "version": "v1.21.1"}
 EFS_CSI_CHART = {"repo": "https://kubernetes-sigs.github.io/aws-efs-csi-driver", "name": "aws-efs-csi-driver", "version": "4.4.1"}
 RDS_CHART = {"repo": "oci://public.ecr.aws/aws-controllers-k8s", "name": "rds-chart", "version": "1.11.1"}
+KARPENTER_CHART = {"repo": "oci://public.ecr.aws/karpenter", "name": "karpenter", "version": "1.14.1"}
 
 
 class CertResolver(SpecModel):

@@ -1,15 +1,16 @@
 """`validate --charts` for the add-ons layer: each add-on chart rendered with the values the tree
 gives it (Traefik: k3s's HelmChartConfig over k3s's packaging of the chart, the HelmRelease or
-the Argo CD Application elsewhere; cert-manager, the EFS CSI driver and the ACK RDS controller:
-their HelmRelease or Application), and what it makes held to what the tree relies on:
+the Argo CD Application elsewhere; cert-manager, the EFS CSI driver, the ACK RDS controller and
+the Karpenter controller of each stage: their HelmRelease or Application), and what it makes
+held to what the tree relies on:
 
 - Traefik: every entry point a route of the stage uses is a port of its Service, acme.json is
   on the tree's static claim (E731);
 - every add-on: its controllers' pods on the core pool (E732), the IAM role on its service
   account where the spec gives one (E732), the EFS driver's CSIDriver object (the tree renders
-  none: E732), cert-manager's CRDs (E732), its pods under the restricted Pod Security level of
-  the namespace the tree creates for it (E724), and every value the tree writes changes what
-  the chart renders (E728)."""
+  none: E732), cert-manager's and Karpenter's CRDs and Karpenter's cluster name (E732), its
+  pods under the restricted Pod Security level of the namespace the tree creates for it (E724),
+  and every value the tree writes changes what the chart renders (E728)."""
 
 from __future__ import annotations
 
@@ -64,9 +65,9 @@ class Checked:
 
 def addon_checked(env: Resolved, built: dict[str, list[Obj]]) -> list[Checked]:
     """Every add-on release of every stage, as it would be installed."""
-    specs = {r.name: r for r in addons.addon_releases(env)}
     out = []
     for stage, objects in built.items():
+        specs = {r.name: r for r in addons.stage_releases(env, stage)}
         bundled = bundled_traefik_release(env, stage, objects)
         if bundled is not None:  # kube-system is not the tree's: no Pod Security level of ours there
             out.append(Checked(stage, bundled, addons.AddonRelease("traefik", bundled.namespace, addons.traefik_chart(env),
@@ -165,12 +166,31 @@ def _specific(spec: addons.AddonRelease, objects: list[Obj]) -> Iterator[Finding
             if ("CustomResourceDefinition", crd) not in kinds:
                 yield ("E732", f"the chart installs no CRD {crd}, which the platform layer's objects need",
                        "the chart no longer reads crds.enabled: check its values", spec.loc, "error")
+    if spec.name == "karpenter":
+        yield from _karpenter(spec, objects)
     if spec.role_arn is not None:
         accounts = [o for o in objects if o.get("kind") == "ServiceAccount"
                     and ((o.get("metadata") or {}).get("annotations") or {}).get(addons.IRSA_ROLE) == spec.role_arn]
         if not accounts:
             yield ("E732", f"no service account of the chart is annotated with the IAM role {spec.role_arn}",
                    "the chart no longer reads serviceAccount.annotations: check its values", (*spec.loc, "roleArn"), "error")
+
+
+def _karpenter(spec: addons.AddonRelease, objects: list[Obj]) -> Iterator[Finding]:
+    """The CRDs of the NodePool and EC2NodeClass the platform layer renders, and a controller
+    that manages the stage's cluster (the one whose nodes it would otherwise launch and delete)."""
+    kinds = {(o.get("kind"), (o.get("metadata") or {}).get("name")) for o in objects}
+    for crd in ("nodepools.karpenter.sh", "ec2nodeclasses.karpenter.k8s.aws"):
+        if ("CustomResourceDefinition", crd) not in kinds:
+            yield ("E732", f"the chart installs no CRD {crd}, which the platform layer's objects need",
+                   "install the chart with its crds/ folder (Flux: install.crds), or the karpenter-crd chart", spec.loc, "error")
+    wanted = spec.values["settings"]["clusterName"]
+    names = {str(e.get("value")) for t in pod_templates(objects) for c in t.spec.get("containers") or [] if isinstance(c, dict)
+             for e in c.get("env") or [] if isinstance(e, dict) and e.get("name") == "CLUSTER_NAME"}
+    if names != {wanted}:
+        found = ", ".join(sorted(names)) or "none"
+        yield ("E732", f"the controller's CLUSTER_NAME is {found}, not the stage's cluster {wanted}",
+               "the chart no longer reads settings.clusterName: check its values", (*spec.loc, "clusterName"), "error")
 
 
 def _entry_points(env: Resolved, objects: list[Obj], stage_objects: list[Obj]) -> Iterator[Finding]:

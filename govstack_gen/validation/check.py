@@ -166,7 +166,7 @@ def validate_tree(files: dict[str, bytes], stages: dict[str, list[str]], schemas
                     continue
                 for obj in build.objects:
                     diagnostics.update(_check_object(obj, folder, schemas, sources, result, seen))
-                (add_ons if folder == ADDONS_DIR else tenants).extend(build.objects)
+                (add_ons if folder.startswith(f"{ADDONS_DIR}/") else tenants).extend(build.objects)
                 built.extend(build.objects)
             for obj, loc, message in check_policy(tenants, add_ons):
                 diagnostics.add(Diagnostic("E705", message, sources.locate(obj, loc, folders[0]), _json_path(loc),

@@ -15,7 +15,7 @@ from controlplane import ROOT, APIServer
 
 from govstack_gen.cli import main
 from govstack_gen.pipeline import load_and_resolve
-from govstack_gen.render.addons import addon_releases
+from govstack_gen.render.addons import stage_releases
 from govstack_gen.render.targets import render_files
 
 pytestmark = pytest.mark.e2e
@@ -58,7 +58,7 @@ def apply_stage(api: APIServer, spec: Path, stage: str, root: Path) -> list[dict
         return _apply_argocd_stage(api, env, stage, root)
     api.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "flux-system"}}])  # flux bootstrap's
     entry = ordered(kustomize(root / f"clusters/{stage}"))
-    addons = _addons(root)
+    addons = _addons(root, stage)
     platform = ordered(kustomize(root / f"platform/{stage}"))
     api.apply(entry)
     if addons:  # the add-ons layer first, as the platform's dependsOn has it
@@ -93,7 +93,7 @@ def _apply_argocd_stage(api: APIServer, env: Any, stage: str, root: Path) -> lis
     repo-server), the Applications themselves are what the tree holds."""
     api.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}])  # Argo CD's installation
     entry = ordered(kustomize(root / f"clusters/{stage}"))  # includes every building block's overlay
-    addons = _addons(root)
+    addons = _addons(root, stage)
     platform = ordered(kustomize(root / f"platform/{stage}"))
     api.apply(entry)
     api.apply(addons)
@@ -102,7 +102,7 @@ def _apply_argocd_stage(api: APIServer, env: Any, stage: str, root: Path) -> lis
     # The add-ons folder's Application, and one per chart of the add-ons layer (Traefik where it
     # is ours, cert-manager, the EFS CSI driver): each an Application of the add-ons project.
     charts = {name for name, app in apps.items() if app["spec"]["project"] == "addons" and "chart" in app["spec"]["source"]}
-    assert charts == {r.name for r in addon_releases(env)}
+    assert charts == {r.name for r in stage_releases(env, stage)}
     layers = {"addons", *charts} if addons else set()
     assert set(apps) == {"root", "platform", *layers, *(b.id for b in env.blocks)}
     if addons:  # the add-ons' waves come before the platform's
@@ -111,9 +111,11 @@ def _apply_argocd_stage(api: APIServer, env: Any, stage: str, root: Path) -> lis
     return entry + addons + platform
 
 
-def _addons(root: Path) -> list[dict[str, Any]]:
-    """The add-ons layer's objects (Traefik's configuration, the add-ons' namespaces, the ACME volume)."""
-    return ordered(kustomize(root / "addons")) if (root / "addons").is_dir() else []
+def _addons(root: Path, stage: str) -> list[dict[str, Any]]:
+    """The stage's add-ons layer (Traefik's configuration, the add-ons' namespaces, the ACME
+    volume; with Flux the add-ons' sources and HelmReleases, the stage's own among them)."""
+    folder = root / "addons" / stage
+    return ordered(kustomize(folder)) if folder.is_dir() else []
 
 
 def _dependency_order(env: Any) -> list[str]:

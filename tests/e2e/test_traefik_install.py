@@ -77,7 +77,7 @@ def test_helm_controller_installs_traefik_with_the_specs_entry_points_before_the
     repo.mkdir()
     (repo / "environment.yaml").write_text(SPEC.format(git=git.url, helm=helm.url))
     assert main(["render", str(repo / "environment.yaml")]) == 0
-    release_file = repo / "addons" / "helmrelease-traefik.yaml"
+    release_file = repo / "addons" / "base" / "helmrelease-traefik.yaml"
     release = yaml.safe_load(release_file.read_text())
     release["spec"]["install"] |= {"disableWait": True}  # this test's own setting: no pod becomes ready here
     release_file.write_text(yaml.safe_dump(release, sort_keys=False))
