@@ -1,5 +1,7 @@
-"""The bill of materials of an environment: every chart (source, name, version) and every
-container image its building blocks declare, per stage, for offline installs.
+"""The bill of materials of an environment: every chart (source, name, version) its building
+blocks and the add-ons govstack-gen installs use, and every container image the building blocks
+declare, per stage, for offline installs (the images of the add-ons, which no value names, with
+`bom --charts`; k3s's bundled Traefik is k3s's own, in its air-gap images).
 
 Images are found where Helm charts conventionally take them in values: a mapping under an
 `...image` key (or any mapping with `repository` and `tag`), with optional `registry`, `tag`
@@ -141,6 +143,8 @@ def _chart(stage: ResolvedStage, block: Block) -> ChartEntry:
 
 
 def bill_of_materials(env: Resolved) -> tuple[list[ChartEntry], list[ImageEntry]]:
+    from govstack_gen.render.addons import stage_releases
+
     charts, images = [], []
     for stage in env.stages:
         for block in env.blocks:
@@ -149,6 +153,10 @@ def bill_of_materials(env: Resolved) -> tuple[list[ChartEntry], list[ImageEntry]
             for ref in find_images(values):
                 images.append(ImageEntry(stage.name, block.id, ref.reference, ref.registry, ref.repository, ref.tag,
                                          ref.digest, ".".join(ref.path)))
+        for addon in stage_releases(env, stage.name):  # named as the add-on (reserved: no building block's id)
+            chart = addon.chart
+            charts.append(ChartEntry(stage.name, addon.name, "oci" if chart.repo.startswith("oci://") else "helm", chart.repo,
+                                     chart.name, chart.version))
     return charts, images
 
 

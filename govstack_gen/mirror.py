@@ -9,6 +9,12 @@ Layout in the registry, which `govstack-gen bom --mirror` lists source by source
                                                  registry (docker.io/bitnami/kafka ->
                                                  <registry>/bitnami/kafka)
 
+The add-ons' charts (Traefik where it is ours to install, cert-manager, the EFS CSI driver, the
+ACK RDS controller, the Karpenter controller) come from the mirror too. Images a chart uses by
+default, without values naming them (every add-on's), keep their references: `bom --charts`
+lists them for the container runtime's registry mirror (k3s registries.yaml, containerd
+hosts.toml, an ECR pull-through cache).
+
 The transformation is pure: resolved spec in, resolved spec out; the renderers do the rest,
 so the mirrored tree has the same shape (and validates the same way) as the original.
 """
@@ -109,4 +115,32 @@ def mirror(env: Resolved, registry: str) -> Resolved:
         dataclasses.replace(stage, deltas={bid: _delta(env.block(bid), delta, registry) for bid, delta in stage.deltas.items()})
         for stage in env.stages
     )
-    return dataclasses.replace(env, blocks=tuple(_block(b, registry) for b in env.blocks), stages=stages)
+    return dataclasses.replace(env, blocks=tuple(_block(b, registry) for b in env.blocks), stages=stages,
+                               **_addon_charts(env, registry))
+
+
+def _addon_charts(env: Resolved, registry: str) -> dict[str, Any]:
+    """The settings of every add-on govstack-gen installs, each with its chart (given or default)
+    from the mirror: the fields of `env` to replace."""
+    from govstack_gen.render.addons import addon_releases
+
+    charts = {r.name: RepoChart(repo=url, name=name, version=version)
+              for r in addon_releases(env) for url, name, version in [_chart_target(registry, r.chart, r.chart.version)]}
+    out: dict[str, Any] = {}
+    if env.ingress is not None:
+        ingress = env.ingress
+        if "traefik" in charts:
+            ingress = ingress.model_copy(update={"traefik": ingress.traefik.model_copy(update={"chart": charts["traefik"]})})
+        if "cert-manager" in charts and ingress.cert_manager is not None:
+            ingress = ingress.model_copy(update={"cert_manager": ingress.cert_manager.model_copy(update={"chart": charts["cert-manager"]})})
+        out["ingress"] = ingress
+    if "aws-efs-csi-driver" in charts:
+        out["efs_csi_driver"] = env.efs_csi_driver.model_copy(update={"chart": charts["aws-efs-csi-driver"]})
+    if "ack-rds-controller" in charts:
+        out["rds_controller"] = env.rds_controller.model_copy(update={"chart": charts["ack-rds-controller"]})
+    worker = env.node_pools.worker
+    if "karpenter" in charts and worker.karpenter is not None and worker.karpenter.controller is not None:
+        controller = worker.karpenter.controller.model_copy(update={"chart": charts["karpenter"]})
+        karpenter = worker.karpenter.model_copy(update={"controller": controller})
+        out["node_pools"] = env.node_pools.model_copy(update={"worker": worker.model_copy(update={"karpenter": karpenter})})
+    return out

@@ -112,3 +112,80 @@ def test_an_invalid_registry_is_refused(tmp_path: Path, capsys: pytest.CaptureFi
     err = capsys.readouterr().err
     assert "error[E801]: --mirror: 'https://Registry/' is not a registry (host[:port][/path], lower case, no scheme)" in err
     assert not (tmp_path / "t").exists()
+
+
+EKS = EXAMPLES / "sandbox-eks" / "environment.yaml"
+ADD_ONS = {"aws-efs-csi-driver", "cert-manager", "karpenter", "traefik"}  # what the EKS example's spec asks for
+
+
+def tree_add_on_charts(tree: Path, stage: str) -> dict[str, tuple[str, str, str]]:
+    """add-on -> (repository URL, chart, version) as the rendered Flux tree installs it (oracle:
+    the built add-ons layer of the stage, its sources and HelmReleases)."""
+    objects = kustomize_build(tree / f"addons/{stage}")
+    sources = {(o["kind"], o["metadata"]["name"]): o["spec"] for o in objects if o["kind"] in ("HelmRepository", "OCIRepository")}
+    out = {}
+    for release in (o for o in objects if o["kind"] == "HelmRelease"):
+        spec = release["spec"]
+        if "chartRef" in spec:  # an OCI artifact: the chart is the last path component of its URL
+            source = sources[("OCIRepository", spec["chartRef"]["name"])]
+            url, chart = source["url"].rsplit("/", 1)
+            out[release["metadata"]["name"]] = (url, chart, source["ref"]["tag"])
+        else:
+            chart_spec = spec["chart"]["spec"]
+            source = sources[(chart_spec["sourceRef"]["kind"], chart_spec["sourceRef"]["name"])]
+            out[release["metadata"]["name"]] = (source["url"], chart_spec["chart"], chart_spec["version"])
+    return out
+
+
+def test_the_add_ons_charts_are_listed_as_the_tree_installs_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(EKS), "-o", str(tmp_path / "tree")]) == 0
+    report = json.loads(bom(capsys, str(EKS), "--format", "json"))
+    listed = {(c["stage"], c["buildingBlock"]): (c["url"], c["name"], c["version"]) for c in report["charts"]}
+    for stage in ("staging", "prod"):
+        installed = tree_add_on_charts(tmp_path / "tree", stage)
+        assert set(installed) == ADD_ONS
+        for name, (url, chart, version) in installed.items():
+            # An OCI repository's URL in the bom is the registry path without the chart's name.
+            assert listed[(stage, name)] == (url, chart, version), name
+    assert listed[("prod", "karpenter")] == ("oci://public.ecr.aws/karpenter", "karpenter", "1.14.1")
+
+
+def test_the_mirror_serves_the_add_ons_charts_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree = tmp_path / "tree"
+    assert main(["render", str(EKS), "-o", str(tree), "--mirror", REGISTRY]) == 0
+    report = json.loads(bom(capsys, str(EKS), "--format", "json", "--mirror", REGISTRY))
+    mirrors = {(c["stage"], c["buildingBlock"]): c["mirror"] for c in report["charts"]}
+    for stage in ("staging", "prod"):
+        installed = tree_add_on_charts(tree, stage)
+        assert set(installed) == ADD_ONS
+        for name, (url, chart, version) in installed.items():
+            assert url == f"oci://{REGISTRY}/charts" and chart == name  # each of these charts is named as its add-on
+            assert mirrors[(stage, name)] == f"{url}/{chart}:{version}"  # where bom says to push it
+    # Argo CD: the add-on Applications and their project name the mirror, not the upstream repositories.
+    variant = tmp_path / "argocd.yaml"
+    variant.write_text(EKS.read_text().replace("gitops:\n", "gitops:\n  engine: argocd\n", 1))
+    assert main(["render", str(variant), "-o", str(tmp_path / "argo"), "--mirror", REGISTRY]) == 0
+    entry = kustomize_build(tmp_path / "argo" / "clusters" / "prod")
+    apps = [o for o in entry if o["kind"] == "Application" and "chart" in o["spec"]["source"]]
+    assert {a["metadata"]["name"] for a in apps if a["spec"]["project"] == "addons"} == ADD_ONS
+    assert {a["spec"]["source"]["repoURL"] for a in apps if a["spec"]["project"] == "addons"} == {f"{REGISTRY}/charts"}
+    [project] = [o for o in entry if o["kind"] == "AppProject" and o["metadata"]["name"] == "addons"]
+    assert all(repo.startswith((REGISTRY, "ssh://")) for repo in project["spec"]["sourceRepos"])
+
+
+@pytest.mark.usefixtures("chart_tools")
+def test_validate_mirror_warns_of_the_add_ons_images_it_leaves(capsys: pytest.CaptureFixture[str]) -> None:
+    """The add-ons' images are the charts' defaults: not rewritten by the mirror, each told (a
+    warning, E729) with what the chart renders, and listed by bom --charts."""
+    from helpers import SHARED
+
+    capsys.readouterr()
+    main(["validate", str(EKS), "--charts", "--chart-dir", str(SHARED / "charts"), "--offline", "--mirror", REGISTRY,
+          "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    warned = {d["message"].split(":", 1)[0] for d in report["warnings"] if d["code"] == "E729"}
+    assert warned == ADD_ONS
+    karpenter = next(d["message"] for d in report["warnings"] if d["code"] == "E729" and d["message"].startswith("karpenter:"))
+    listed = json.loads(bom(capsys, str(EKS), "--format", "json", "--charts", "--chart-dir", str(SHARED / "charts"), "--offline"))
+    images = {i["image"] for i in listed["images"] if i["buildingBlock"] == "karpenter" and i["stage"] == "prod"}
+    assert len(images) == 1 and images.pop() in karpenter

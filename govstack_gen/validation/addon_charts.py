@@ -25,7 +25,7 @@ from govstack_gen.render.k8s import PSS_VERSION
 from govstack_gen.resolve import Resolved
 from govstack_gen.spec.locate import BlockLocator
 from govstack_gen.spec.model import NodePool
-from govstack_gen.validation.chart_checks import pod_templates
+from govstack_gen.validation.chart_checks import images, pod_templates
 from govstack_gen.validation.chart_render import Rendered, Renderer
 from govstack_gen.validation.charts import ChartRef
 from govstack_gen.validation.podsecurity import evaluate
@@ -78,14 +78,15 @@ def addon_checked(env: Resolved, built: dict[str, list[Obj]]) -> list[Checked]:
 
 
 def check_addon_charts(env: Resolved, locator: BlockLocator, built: dict[str, list[Obj]],
-                       renderer: Renderer) -> tuple[list[Diagnostic], int]:
-    """The diagnostics (each told once, with the stages it holds in) and the releases rendered."""
+                       renderer: Renderer, mirror: str | None = None) -> tuple[list[Diagnostic], int]:
+    """The diagnostics (each told once, with the stages it holds in) and the releases rendered;
+    `mirror`: the registry of render --mirror (the add-ons' images are not rewritten: a warning)."""
     found = addon_checked(env, built)
     findings: dict[tuple[str, str, str, str, tuple[str | int, ...], str], list[str]] = {}
     rendered_count = 0
     for checked, result in zip(found, renderer.render_all(c.release for c in found), strict=True):
         rendered_count += bool(result.objects)
-        for code, message, hint, loc, severity in _check(env, checked, result, built[checked.stage], renderer):
+        for code, message, hint, loc, severity in _check(env, checked, result, built[checked.stage], renderer, mirror):
             findings.setdefault((checked.spec.name, code, message, hint, loc, severity), []).append(checked.stage)
     stages = [s.name for s in env.stages]
     out = []
@@ -99,7 +100,8 @@ def check_addon_charts(env: Resolved, locator: BlockLocator, built: dict[str, li
 Finding = tuple[str, str, str, tuple[str | int, ...], str]  # code, message, hint, spec path, severity
 
 
-def _check(env: Resolved, checked: Checked, result: Rendered, stage_objects: list[Obj], renderer: Renderer) -> Iterator[Finding]:
+def _check(env: Resolved, checked: Checked, result: Rendered, stage_objects: list[Obj], renderer: Renderer,
+           mirror: str | None) -> Iterator[Finding]:
     release, spec = checked.release, checked.spec
     chart_loc = spec.chart_loc or spec.loc
     if result.missing:
@@ -124,6 +126,13 @@ def _check(env: Resolved, checked: Checked, result: Rendered, stage_objects: lis
                 name = f"{template.owner.get('kind')}/{(template.owner.get('metadata') or {}).get('name')}"
                 yield ("E724", f"{name} violates PodSecurity \"restricted:{PSS_VERSION}\": " + ", ".join(map(str, forbidden)),
                        f"namespace {release.namespace} enforces the restricted level", spec.loc, "error")
+    if mirror is not None and not (spec.name == "traefik" and addons.bundled_traefik(env)):  # k3s's: in its air-gap images
+        outside = sorted({image for _, image in images(objects) if not image.startswith(f"{mirror}/")})
+        if outside:
+            yield ("E729", f"runs image{'s' if len(outside) > 1 else ''} {', '.join(outside)}, not of the mirror {mirror}: "
+                   "render --mirror takes the add-ons' charts from it, their images keep their references",
+                   "map those registries to the mirror in the container runtime (k3s registries.yaml, containerd hosts.toml, "
+                   "an ECR pull-through cache); `govstack-gen bom --charts --mirror` lists them", spec.loc, "warning")
     assert result.chart is not None
     yield from _unread(checked, result, renderer)
 

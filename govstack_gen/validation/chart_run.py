@@ -60,7 +60,7 @@ def check_charts(resolved: Resolved, locator: BlockLocator, built: dict[str, lis
     stages = [s.name for s in resolved.stages]
     for finding, where in findings.items():
         report.diagnostics.append(_diagnostic(finding, where, stages, locator))
-    add_ons, rendered_add_ons = check_addon_charts(resolved, locator, built, renderer)
+    add_ons, rendered_add_ons = check_addon_charts(resolved, locator, built, renderer, mirror)
     report.diagnostics += add_ons
     report.releases += rendered_add_ons
     report.diagnostics.sort(key=Diagnostic.sort_key)
