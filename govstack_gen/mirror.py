@@ -82,8 +82,7 @@ def _rewrite(values: dict[str, Any], registry: str) -> dict[str, Any]:
 
 
 def _block(block: Block, registry: str) -> Block:
-    url, name, version = _chart_target(registry, block.chart, block.chart.version)
-    chart = RepoChart(repo=url, name=name, version=version)
+    chart = _mirrored_chart(registry, block.chart)
     # What the mirror writes must reach the chart like any value govstack-gen writes (images in
     # lists or under dotted keys are left to the image check: their values key cannot be said).
     written = [Written(".".join(key), f"the mirror's image {image_target(registry, ref.repository, ref.tag, ref.digest)}",
@@ -119,13 +118,18 @@ def mirror(env: Resolved, registry: str) -> Resolved:
                                **_addon_charts(env, registry))
 
 
+def _mirrored_chart(registry: str, chart: RepoChart | GitChart) -> RepoChart:
+    """The chart as the mirror serves it (a git chart packaged)."""
+    url, name, version = _chart_target(registry, chart, chart.version)
+    return RepoChart(repo=url, name=name, version=version)
+
+
 def _addon_charts(env: Resolved, registry: str) -> dict[str, Any]:
     """The settings of every add-on govstack-gen installs, each with its chart (given or default)
     from the mirror: the fields of `env` to replace."""
     from govstack_gen.render.addons import addon_releases
 
-    charts = {r.name: RepoChart(repo=url, name=name, version=version)
-              for r in addon_releases(env) for url, name, version in [_chart_target(registry, r.chart, r.chart.version)]}
+    charts = {r.name: _mirrored_chart(registry, r.chart) for r in addon_releases(env)}
     out: dict[str, Any] = {}
     if env.ingress is not None:
         ingress = env.ingress
