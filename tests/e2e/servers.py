@@ -9,6 +9,7 @@ import io
 import subprocess
 import tarfile
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,25 @@ class HelmRepository(_Server):
                 pass
 
         super().__init__(Handler)
+
+
+def chart_servers(tmp_path: Path, chart: Path, helm: str) -> Iterator[tuple[GitServer, HelmRepository]]:
+    """A fixture's servers for one add-on chart: the git server, and a Helm repository with the
+    tiny `greeting` chart and `chart` packaged."""
+    git = GitServer(tmp_path / "git")
+    repository = HelmRepository(tmp_path / "helm", {"greeting": "0.1.0"}, (chart,), helm)
+    yield git, repository
+    git.stop()
+    repository.stop()
+
+
+def publish_without_wait(repo: Path, release: str, bare: Path) -> None:
+    """Publish the rendered `repo` with the HelmRelease file `release` (relative to it) installed
+    without waiting for readiness: the tests' own setting, no pod becomes ready without a kubelet."""
+    import yaml
+
+    release_file = repo / release
+    document = yaml.safe_load(release_file.read_text())
+    document["spec"]["install"] |= {"disableWait": True}
+    release_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    publish(repo, bare)

@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from controlplane import ROOT, APIServer, ControllerManager, FluxControllers, flux_bootstrap, items, wait_for, wait_ready
-from servers import GitServer, HelmRepository, publish
+from servers import GitServer, HelmRepository, chart_servers, publish_without_wait
 
 from govstack_gen.cli import main
 from helpers import helm_binary, kustomize_build
@@ -62,11 +61,7 @@ buildingBlocks:
 
 @pytest.fixture
 def servers(tmp_path: Path) -> Iterator[tuple[GitServer, HelmRepository]]:
-    git = GitServer(tmp_path / "git")
-    helm = HelmRepository(tmp_path / "helm", {"greeting": "0.1.0"}, (TRAEFIK,), helm_binary())
-    yield git, helm
-    git.stop()
-    helm.stop()
+    yield from chart_servers(tmp_path, TRAEFIK, helm_binary())
 
 
 def test_helm_controller_installs_traefik_with_the_specs_entry_points_before_the_platform(
@@ -77,11 +72,7 @@ def test_helm_controller_installs_traefik_with_the_specs_entry_points_before_the
     repo.mkdir()
     (repo / "environment.yaml").write_text(SPEC.format(git=git.url, helm=helm.url))
     assert main(["render", str(repo / "environment.yaml")]) == 0
-    release_file = repo / "addons" / "base" / "helmrelease-traefik.yaml"
-    release = yaml.safe_load(release_file.read_text())
-    release["spec"]["install"] |= {"disableWait": True}  # this test's own setting: no pod becomes ready here
-    release_file.write_text(yaml.safe_dump(release, sort_keys=False))
-    publish(repo, tmp_path / "git" / "env.git")
+    publish_without_wait(repo, "addons/base/helmrelease-traefik.yaml", tmp_path / "git" / "env.git")
 
     flux_bootstrap(cluster, kustomize_build(repo / "clusters" / "dev"))
     controllers = FluxControllers(flux_bin, cluster, tmp_path / "controllers")
